@@ -1,0 +1,37 @@
+/** What every dataset layout reader returns: images in dataset order, labels as indices into `labels`. */
+
+export type DatasetFormat = 'rafdb' | 'affectnet' | 'imagefolder' | 'csv'
+
+export interface DatasetItem {
+  /** Absolute path of the image file. */
+  path: string
+  /** Path as the user knows it (relative to the dataset root), used in CSVs and reports. */
+  relPath: string
+  /** Class index into Dataset.labels; undefined for unlabelled inputs. */
+  label?: number
+  split: string
+}
+
+export interface Dataset {
+  format: DatasetFormat
+  /** Variant inside the format, e.g. 'aligned' / 'original' for RAF-DB, 'csv' / 'npy' for AffectNet. */
+  variant?: string
+  root: string
+  split: string
+  /** Class names in the dataset's own index order. */
+  labels: string[]
+  items: DatasetItem[]
+  /** Rows left out on purpose (e.g. AffectNet codes 8-10), counted by reason. */
+  excluded: Array<{reason: string; count: number}>
+  /** Human-readable facts about what was detected, shown by `--format auto`. */
+  notes: string[]
+  /** Which paper benchmark this is, when it is one (rafdb, affectnet7, affectnet8). */
+  benchmark?: string
+}
+
+export interface LoadOptions {
+  split?: string
+  /** 7 or 8 for AffectNet; for other layouts a check against the folder/label count. */
+  classes?: number
+  limit?: number
+}

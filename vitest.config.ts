@@ -1,0 +1,12 @@
+import {defineConfig} from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // oclif writes through process.stdout; vitest must not swallow it or @oclif/test cannot capture it.
+    disableConsoleIntercept: true,
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    pool: 'forks',
+  },
+})
