@@ -1,0 +1,7 @@
+export * from './types.js'
+export * from './classification.js'
+export * from './calibration.js'
+export * from './bootstrap.js'
+export * from './mcnemar.js'
+export * from './hungarian.js'
+export * from './compare.js'
