@@ -1,0 +1,397 @@
+/**
+ * Everything that touches sharp (libvips) lives here, and sharp is loaded
+ * lazily on first use so that CLI start-up does not pay for it.
+ *
+ * `decodeRgb` reproduces torchvision's default loader,
+ * `PIL.Image.open(f).convert('RGB')` with Pillow 9.4, pixel for pixel:
+ *  - no EXIF orientation is applied, and embedded ICC profiles are ignored;
+ *  - alpha is dropped without compositing (RGBA, LA, palette or grey or RGB with tRNS);
+ *  - grey and palette images are expanded to three equal / looked-up channels;
+ *  - 16-bit PNG/TIFF: RGB(A) and grey+alpha keep the high byte (Pillow's
+ *    `RGB;16B`, `RGBA;16B`, `LA;16B` unpackers), while 16-bit grey without an
+ *    alpha channel becomes Pillow mode `I`/`I;16`, whose conversion to RGB clips
+ *    to 255 (so values >= 255 become white, values below 255 are kept as is);
+ *  - CMYK JPEG: the decoder undoes Adobe inversion (as libjpeg+Pillow do), then
+ *    Pillow's `cmyk2rgb`: R = (255 - K) - round((255 - K) * C / 255), same for G, B;
+ *  - GIF: the first frame; pixels that are transparent or outside the first
+ *    frame's rectangle take the colour of palette entry `transparency` (or 0),
+ *    as Pillow's palette lookup gives them;
+ *  - truncated data is an error, as Pillow's "image file is truncated".
+ * Formats that Pillow 9.4 cannot open (SVG, HEIF/AVIF, ...) are refused; BMP
+ * and other Pillow-only formats are not supported by sharp and are refused too.
+ */
+
+import {readFile} from 'node:fs/promises'
+import type {Sharp, SharpOptions} from 'sharp'
+import {
+  ImageError, REASON_EMPTY, REASON_NOT_IMAGE, REASON_TRUNCATED,
+  reasonTooLarge, reasonUnreadable, reasonUnsupportedFormat,
+} from './errors.js'
+import type {RgbImage} from './types.js'
+
+type SharpFactory = typeof import('sharp')['default']
+
+/** Pillow's DecompressionBombError threshold: 2 * Image.MAX_IMAGE_PIXELS. */
+export const DEFAULT_LIMIT_INPUT_PIXELS = 2 * 89_478_485
+
+/** Input formats decoded (the ones both sharp and Pillow 9.4 read). */
+export const SUPPORTED_FORMATS: readonly string[] = ['jpeg', 'png', 'webp', 'gif', 'tiff']
+
+let sharpPromise: Promise<SharpFactory> | undefined
+let pendingConfig: SharpConfig | undefined
+
+export interface SharpConfig {
+  /** libvips threads per image (sharp.concurrency); 0 = number of cores. */
+  concurrency?: number
+  /** libvips operation cache; off by default (one-shot decodes only grow memory). */
+  cache?: boolean
+}
+
+/** Loads sharp once; the first load turns the libvips cache off. */
+export function loadSharp(): Promise<SharpFactory> {
+  sharpPromise ??= import('sharp').then((mod) => {
+    const s = mod.default
+    s.cache(pendingConfig?.cache ?? false)
+    if (pendingConfig?.concurrency !== undefined) s.concurrency(pendingConfig.concurrency)
+    return s
+  })
+  return sharpPromise
+}
+
+/** Sets sharp's thread count / cache, now if loaded, else when it loads. */
+export async function configureSharp(config: SharpConfig): Promise<void> {
+  pendingConfig = {...pendingConfig, ...config}
+  if (sharpPromise !== undefined) {
+    const s = await sharpPromise
+    if (config.cache !== undefined) s.cache(config.cache)
+    if (config.concurrency !== undefined) s.concurrency(config.concurrency)
+  }
+}
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (default: Pillow's bomb limit, 178,956,970). */
+  limitInputPixels?: number
+  /** Name used in error messages when `input` is a Buffer. */
+  path?: string
+}
+
+async function readInput(input: string | Uint8Array, path: string | undefined): Promise<Buffer> {
+  let buf: Buffer
+  if (typeof input === 'string') {
+    try {
+      buf = await readFile(input)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO'
+      throw new ImageError('unreadable', reasonUnreadable(code), {path: input, cause: e})
+    }
+  } else {
+    buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+  }
+  if (buf.length === 0) throw new ImageError('empty', REASON_EMPTY, {path: typeof input === 'string' ? input : path})
+  return buf
+}
+
+function hasPngIend(buf: Buffer): boolean {
+  // IEND chunk: length 0, type "IEND", CRC ae426082; normally the last 12 bytes.
+  return buf.lastIndexOf('IEND', undefined, 'latin1') >= 0
+}
+
+/** Maps a sharp/libvips error to an ImageError with a reason a user can act on. */
+function mapSharpError(e: unknown, buf: Buffer, format: string | undefined, path: string | undefined): ImageError {
+  if (e instanceof ImageError) return e
+  const msg = e instanceof Error ? e.message : String(e)
+  const low = msg.toLowerCase()
+  const opts = {path, cause: e}
+  if (low.includes('unsupported image format')) return new ImageError('unsupported', REASON_NOT_IMAGE, opts)
+  if (low.includes('exceeds pixel limit')) return new ImageError('too-large', 'image too large: exceeds the pixel limit', opts)
+  if (low.includes('premature end') || low.includes('truncated') || low.includes('end of stream') || low.includes('unexpected end')) {
+    return new ImageError('truncated', REASON_TRUNCATED, opts)
+  }
+  if ((format === 'png' || isPng(buf)) && !hasPngIend(buf)) return new ImageError('truncated', REASON_TRUNCATED, opts)
+  if (isRiffShort(buf)) return new ImageError('truncated', REASON_TRUNCATED, opts)
+  const first = msg.split('\n')[0]!.replace(/^Input (buffer|file) (has corrupt header|contains)[: ]*/i, '').trim()
+  return new ImageError('corrupt', `corrupt image: ${first || 'decoder error'}`, opts)
+}
+
+/** A RIFF (WebP) file shorter than its header says. */
+function isRiffShort(buf: Buffer): boolean {
+  return buf.length >= 12 && buf.toString('latin1', 0, 4) === 'RIFF' && buf.readUInt32LE(4) + 8 > buf.length
+}
+
+function isPng(buf: Buffer): boolean {
+  return buf.length >= 8 && buf[0] === 0x89 && buf[1] === 0x50 && buf[2] === 0x4e && buf[3] === 0x47
+}
+
+/** PNG colour type (IHDR byte 25), or -1. */
+function pngColourType(buf: Buffer): number {
+  return isPng(buf) && buf.length >= 26 && buf.toString('latin1', 12, 16) === 'IHDR' ? buf[25]! : -1
+}
+
+function sniffUnsupported(buf: Buffer): string | undefined {
+  if (buf.length >= 2 && buf[0] === 0x42 && buf[1] === 0x4d) return 'bmp'
+  return undefined
+}
+
+interface GifFrameInfo {
+  /** Colour table that applies to the first frame (local, else global), RGB triplets; null if none. */
+  palette: Uint8Array | null
+  transparency: number | null
+  x: number
+  y: number
+  w: number
+  h: number
+}
+
+/** Reads the GIF header up to the first image descriptor (no LZW decoding). */
+export function parseGifFirstFrame(buf: Uint8Array): GifFrameInfo | null {
+  if (buf.length < 13) return null
+  const u16 = (o: number) => buf[o]! | (buf[o + 1]! << 8)
+  let p = 13
+  const flags = buf[10]!
+  let globalPalette: Uint8Array | null = null
+  if (flags & 0x80) {
+    const n = 3 << ((flags & 7) + 1)
+    globalPalette = buf.subarray(p, p + n)
+    p += n
+  }
+  let transparency: number | null = null
+  const skipBlocks = () => {
+    while (p < buf.length) {
+      const len = buf[p++]!
+      if (len === 0) return
+      p += len
+    }
+  }
+  while (p < buf.length) {
+    const tag = buf[p++]!
+    if (tag === 0x21) {
+      const label = buf[p++]!
+      if (label === 0xf9 && buf[p] !== undefined && buf[p]! >= 4) {
+        const gflags = buf[p + 1]!
+        if (gflags & 1) transparency = buf[p + 4]!
+      }
+      skipBlocks()
+    } else if (tag === 0x2c) {
+      if (p + 9 > buf.length) return null
+      const x = u16(p)
+      const y = u16(p + 2)
+      const w = u16(p + 4)
+      const h = u16(p + 6)
+      const iflags = buf[p + 8]!
+      p += 9
+      let palette = globalPalette
+      if (iflags & 0x80) {
+        const n = 3 << ((iflags & 7) + 1)
+        palette = buf.subarray(p, p + n)
+      }
+      return {palette, transparency, x, y, w, h}
+    } else if (tag === 0x3b) {
+      return null
+    }
+    // Anything else: Pillow skips the byte and goes on.
+  }
+  return null
+}
+
+/**
+ * Pillow's first-frame semantics for GIF on top of libvips' RGBA rendering:
+ * pixels libvips leaves transparent (transparent index, or outside the frame)
+ * are the palette colour of the transparency index (or index 0) in Pillow.
+ */
+function gifToRgb(rgba: Uint8Array, width: number, height: number, info: GifFrameInfo | null): Uint8Array {
+  const out = new Uint8Array(width * height * 3)
+  let fill: [number, number, number] = [0, 0, 0]
+  if (info !== null) {
+    const idx = info.transparency ?? 0
+    const pal = info.palette
+    fill = pal !== null && idx * 3 + 2 < pal.length ? [pal[idx * 3]!, pal[idx * 3 + 1]!, pal[idx * 3 + 2]!] : [idx, idx, idx]
+  }
+  const fx0 = info?.x ?? 0
+  const fy0 = info?.y ?? 0
+  const fx1 = info === null ? width : info.x + info.w
+  const fy1 = info === null ? height : info.y + info.h
+  for (let y = 0, i = 0, o = 0; y < height; y++) {
+    const rowInside = y >= fy0 && y < fy1
+    for (let x = 0; x < width; x++, i += 4, o += 3) {
+      if (rgba[i + 3] === 0 || !rowInside || x < fx0 || x >= fx1) {
+        out[o] = fill[0]
+        out[o + 1] = fill[1]
+        out[o + 2] = fill[2]
+      } else {
+        out[o] = rgba[i]!
+        out[o + 1] = rgba[i + 1]!
+        out[o + 2] = rgba[i + 2]!
+      }
+    }
+  }
+  return out
+}
+
+/** Pillow 9.4 cmyk2rgb: MULDIV255 with rounding. */
+function cmykToRgb(cmyk: Uint8Array, pixels: number, channels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 3)
+  for (let i = 0, p = 0, o = 0; i < pixels; i++, p += channels, o += 3) {
+    const nk = 255 - cmyk[p + 3]!
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[p + c]! * nk + 128
+      out[o + c] = nk - (((t >> 8) + t) >> 8)
+    }
+  }
+  return out
+}
+
+function baseOptions(limit: number): SharpOptions {
+  return {ignoreIcc: true, failOn: 'truncated', limitInputPixels: limit, autoOrient: false, page: 0, pages: 1, sequentialRead: true}
+}
+
+/**
+ * Decodes an image file (or its bytes) to 8-bit RGB exactly as
+ * `PIL.Image.open(f).convert('RGB')` does. Throws ImageError.
+ */
+export async function decodeRgb(input: string | Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const path = typeof input === 'string' ? input : opts.path
+  const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS
+  const buf = await readInput(input, path)
+  const sharp = await loadSharp()
+  let format: string | undefined
+  try {
+    const meta = await sharp(buf, {...baseOptions(limit), limitInputPixels: false}).metadata()
+    format = meta.format
+    if (!SUPPORTED_FORMATS.includes(meta.format)) {
+      throw new ImageError('unsupported', reasonUnsupportedFormat(meta.format), {path})
+    }
+    const {width, height} = meta
+    if (limit > 0 && width * height > limit) {
+      throw new ImageError('too-large', reasonTooLarge(width, height, limit), {path})
+    }
+    const pixels = width * height
+    const make = (): Sharp => sharp(buf, baseOptions(limit))
+
+    if (meta.space === 'cmyk') {
+      const {data, info} = await make().pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({resolveWithObject: true})
+      return {width: info.width, height: info.height, data: cmykToRgb(data, info.width * info.height, info.channels)}
+    }
+    if (meta.depth === 'ushort' && (meta.space === 'grey16' || meta.space === 'b-w')) {
+      const ct = pngColourType(buf)
+      const realAlpha = meta.channels === 2 && (meta.format !== 'png' || ct === 4)
+      if (!realAlpha) {
+        // Pillow mode I / I;16 -> RGB clips each value to 0..255.
+        const {data, info} = await make().extractChannel(0).toColourspace('grey16').raw({depth: 'ushort'}).toBuffer({resolveWithObject: true})
+        const n = info.width * info.height
+        const v = data.byteOffset % 2 === 0
+          ? new Uint16Array(data.buffer, data.byteOffset, n)
+          : new Uint16Array(new Uint8Array(data.buffer, data.byteOffset, n * 2).slice().buffer)
+        const out = new Uint8Array(v.length * 3)
+        for (let i = 0, o = 0; i < v.length; i++, o += 3) {
+          const g = v[i]! > 255 ? 255 : v[i]!
+          out[o] = g
+          out[o + 1] = g
+          out[o + 2] = g
+        }
+        return {width: info.width, height: info.height, data: out}
+      }
+    }
+    if (meta.format === 'gif') {
+      const {data, info} = await make().ensureAlpha().toColourspace('srgb').raw().toBuffer({resolveWithObject: true})
+      if (info.channels !== 4) throw new Error(`unexpected GIF channel count ${info.channels}`)
+      return {width: info.width, height: info.height, data: gifToRgb(data, info.width, info.height, parseGifFirstFrame(buf))}
+    }
+    const {data, info} = await make().removeAlpha().toColourspace('srgb').raw().toBuffer({resolveWithObject: true})
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3 || info.width * info.height !== pixels) {
+      throw new Error(`unexpected decoder output ${info.width}x${info.height}x${info.channels}`)
+    }
+    return {width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length)}
+  } catch (e) {
+    if (!(e instanceof ImageError) && format === undefined) {
+      const other = sniffUnsupported(buf)
+      if (other !== undefined) throw new ImageError('unsupported', reasonUnsupportedFormat(other), {path, cause: e})
+    }
+    throw mapSharpError(e, buf, format, path)
+  }
+}
+
+export interface ImageSize {
+  width: number
+  height: number
+  format: string
+}
+
+/** Stored pixel size (no EXIF orientation applied) and format, from the header only. */
+export async function readImageSize(input: string | Uint8Array): Promise<ImageSize> {
+  const path = typeof input === 'string' ? input : undefined
+  const buf = await readInput(input, path)
+  const sharp = await loadSharp()
+  try {
+    const meta = await sharp(buf, {limitInputPixels: false}).metadata()
+    return {width: meta.width, height: meta.height, format: meta.format}
+  } catch (e) {
+    const other = sniffUnsupported(buf)
+    if (other !== undefined) throw new ImageError('unsupported', reasonUnsupportedFormat(other), {path, cause: e})
+    throw mapSharpError(e, buf, undefined, path)
+  }
+}
+
+/** Encodes raw interleaved 8-bit pixels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA channels) as PNG. */
+export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4 = 3): Promise<Buffer> {
+  if (data.length < width * height * channels) throw new RangeError('pixel buffer is smaller than width * height * channels')
+  const sharp = await loadSharp()
+  return sharp(data, {raw: {width, height, channels}}).png().toBuffer()
+}
+
+/** Decodes a PNG (or any supported image) to raw pixels without conversion beyond 8 bits. */
+export async function decodeRaw(input: string | Uint8Array): Promise<{width: number; height: number; channels: number; data: Uint8Array}> {
+  const sharp = await loadSharp()
+  const {data, info} = await sharp(input, {ignoreIcc: true, failOn: 'truncated'}).raw().toBuffer({resolveWithObject: true})
+  return {width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length)}
+}
+
+export interface SvgToPngOptions {
+  /** Output size; the SVG is scaled to fill it (default: the SVG's own size). */
+  width?: number
+  height?: number
+  /** Rendering DPI (default 72). */
+  density?: number
+}
+
+/** Renders an SVG document to PNG (RGBA). */
+export async function svgToPng(svg: string, opts: SvgToPngOptions = {}): Promise<Buffer> {
+  const sharp = await loadSharp()
+  let s = sharp(Buffer.from(svg, 'utf8'), {density: opts.density ?? 72})
+  if (opts.width !== undefined || opts.height !== undefined) {
+    s = s.resize(opts.width, opts.height, {fit: 'fill'})
+  }
+  return s.png().toBuffer()
+}
+
+/**
+ * Draws an SVG over an image (for `predict --overlay`) and returns a PNG.
+ * The image is decoded like the model sees it (decodeRgb: no EXIF rotation,
+ * alpha dropped), so SVG coordinates are stored-pixel coordinates. The SVG is
+ * scaled to the image size if its own size differs.
+ */
+export async function compositeSvgOnImage(input: string | Uint8Array, svg: string, opts: DecodeOptions = {}): Promise<Buffer> {
+  const img = await decodeRgb(input, opts)
+  const sharp = await loadSharp()
+  const overlay = await sharp(Buffer.from(svg, 'utf8'))
+    .resize(img.width, img.height, {fit: 'fill'})
+    .png()
+    .toBuffer()
+  return sharp(img.data, {raw: {width: img.width, height: img.height, channels: 3}})
+    .composite([{input: overlay, left: 0, top: 0}])
+    .png()
+    .toBuffer()
+}
+
+/**
+ * A small JPEG of the image as a `data:` URI for the HTML report gallery,
+ * longest side at most `maxSide` (never enlarged), decoded like decodeRgb.
+ */
+export async function thumbnailJpegDataUri(input: string | Uint8Array, maxSide = 128, opts: DecodeOptions & {quality?: number} = {}): Promise<string> {
+  const img = await decodeRgb(input, opts)
+  const sharp = await loadSharp()
+  const jpeg = await sharp(img.data, {raw: {width: img.width, height: img.height, channels: 3}})
+    .resize(maxSide, maxSide, {fit: 'inside', withoutEnlargement: true})
+    .jpeg({quality: opts.quality ?? 80})
+    .toBuffer()
+  return `data:image/jpeg;base64,${jpeg.toString('base64')}`
+}
