@@ -1,0 +1,129 @@
+/**
+ * Unlabelled image discovery for `poster predict`: files and folders as given on the command line.
+ *
+ * - Folders are listed one level deep, or all the way down with `recursive`. Hidden files and folders (names
+ *   starting with '.') inside a folder are skipped; a file named explicitly is taken whatever its name.
+ * - Extensions (case-insensitive): every format sharp reads (jpg jpeg jpe png webp tif tiff gif avif heic heif),
+ *   plus bmp. sharp cannot decode BMP; it is listed anyway so a folder of BMPs shows up as error rows naming the
+ *   format rather than as an unexplained "no images". A file named explicitly with another extension is skipped,
+ *   with a note (a shell glob such as `*` often brings in a README).
+ * - Symlinks are followed, each real folder entered once: a symlink cycle ends after one step, and a file reached
+ *   by two paths (a symlinked file or folder next to its target, or an input given twice) is listed once, under
+ *   the path that sorts first.
+ * - relPath is the path as the user would write it: the input as given (normalised) joined with the path below it.
+ *   Items are sorted by relPath in UTF-16 code-unit order, so reruns and shards (which hash relPath) agree.
+ * - Names may hold commas, quotes, newlines and any Unicode: nothing here parses or re-quotes them.
+ */
+
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {codeUnitCompare, extOf, plural, statOrUndefined, toPosix, walkFiles} from './fsutil.js'
+import type {DatasetItem} from './types.js'
+
+/** Extensions `poster predict` picks up in folders (lower case, with the dot). */
+export const PREDICT_EXTENSIONS = [
+  '.jpg', '.jpeg', '.jpe', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif', '.bmp',
+]
+
+export function isPredictImage(name: string): boolean {
+  return PREDICT_EXTENSIONS.includes(extOf(name))
+}
+
+export interface DiscoverOptions {
+  recursive?: boolean
+  /** The split recorded on each item; 'predict' by default. */
+  split?: string
+}
+
+export interface Discovered {
+  items: DatasetItem[]
+  /** Things left out on purpose, counted by reason. */
+  excluded: Array<{reason: string; count: number}>
+  notes: string[]
+}
+
+export async function discoverImages(inputs: string[], opts: DiscoverOptions = {}): Promise<Discovered> {
+  if (inputs.length === 0) throw new Error('no inputs: give image files or folders')
+  const split = opts.split ?? 'predict'
+  const recursive = opts.recursive ?? false
+  const found: Array<{abs: string; rel: string; real: string}> = []
+  const notes: string[] = []
+  const excluded = new Map<string, number>()
+  const exclude = (reason: string, n = 1): void => {
+    if (n > 0) excluded.set(reason, (excluded.get(reason) ?? 0) + n)
+  }
+  let subfoldersNotWalked = 0
+
+  for (const input of inputs) {
+    const st = await statOrUndefined(input)
+    if (!st) {
+      let why = 'no such file or folder'
+      try {
+        await fs.lstat(input)
+        why = 'a symlink whose target does not exist'
+      } catch {
+        // not there at all
+      }
+      throw new Error(`input "${input}": ${why}`)
+    }
+    const shown = toPosix(path.normalize(input)).replace(/(.)\/+$/, '$1')
+    if (st.isFile()) {
+      if (!isPredictImage(input)) {
+        exclude(`not an image extension poster reads (${PREDICT_EXTENSIONS.join(' ')})`)
+        continue
+      }
+      found.push({abs: path.resolve(input), rel: shown, real: await fs.realpath(input)})
+    } else if (st.isDirectory()) {
+      const walked = await walkFiles(path.resolve(input), {recursive, accept: isPredictImage})
+      const prefix = shown === '.' ? '' : shown
+      for (const f of walked.files) {
+        found.push({abs: f.abs, rel: prefix ? path.posix.join(prefix, f.rel) : f.rel, real: f.real})
+      }
+      if (walked.linkedDirsSkipped > 0) {
+        notes.push(`${input}: ${plural(walked.linkedDirsSkipped, 'symlinked folder')} already listed through another path (a cycle or a second link) not entered again`)
+      }
+      if (walked.brokenLinks > 0) exclude('broken symlink', walked.brokenLinks)
+      if (!recursive) {
+        const dirs = (await fs.readdir(input, {withFileTypes: true})).filter(
+          (e) => !e.name.startsWith('.') && (e.isDirectory() || e.isSymbolicLink()),
+        )
+        for (const d of dirs) {
+          if (d.isDirectory() || (await statOrUndefined(path.join(input, d.name)))?.isDirectory()) subfoldersNotWalked++
+        }
+      }
+    } else {
+      throw new Error(`input "${input}" is neither a file nor a folder`)
+    }
+  }
+
+  found.sort((a, b) => codeUnitCompare(a.rel, b.rel) || codeUnitCompare(a.abs, b.abs))
+  const seen = new Set<string>()
+  const items: DatasetItem[] = []
+  let dup = 0
+  for (const f of found) {
+    if (seen.has(f.real)) {
+      dup++
+      continue
+    }
+    seen.add(f.real)
+    items.push({path: f.abs, relPath: f.rel, split})
+  }
+  if (dup > 0) exclude('same file reached twice (repeated input or symlink)', dup)
+  if (subfoldersNotWalked > 0) {
+    notes.push(`${plural(subfoldersNotWalked, 'sub-folder')} not searched; pass --recursive to include them`)
+  }
+  const excludedList = [...excluded].map(([reason, count]) => ({reason, count}))
+  if (items.length === 0) {
+    const detail = [
+      ...excludedList.map((e) => `${e.count} ${e.reason}`),
+      ...notes,
+    ]
+    throw new Error(
+      `no images found in ${inputs.map((i) => `"${i}"`).join(', ')} ` +
+        `(looked for ${PREDICT_EXTENSIONS.join(' ')}${recursive ? ', recursively' : ''})` +
+        (detail.length ? `: ${detail.join('; ')}` : ''),
+    )
+  }
+  return {items, excluded: excludedList, notes}
+}
