@@ -1,0 +1,65 @@
+/**
+ * What every poster command shares: --json, documented exit codes, colour that honours NO_COLOR, and a
+ * progress bar on stderr only when stderr is a terminal.
+ */
+import {Command, Errors} from '@oclif/core'
+import chalk from 'chalk'
+
+/** Exit codes, documented in the README and in every command's --help. */
+export const EXIT = {ok: 0, error: 1, usage: 2, regression: 3} as const
+
+export const EXIT_CODES_HELP = 'Exit codes: 0 ok, 1 error, 2 usage, 3 regression (check / eval --baseline).'
+
+/** A problem with how the command was called (bad flag combination or value): exit 2. */
+export class UsageError extends Error {
+  readonly exitCode = EXIT.usage
+}
+
+/** The accuracy gate failed: exit 3. Carries the result so --json still prints it. */
+export class RegressionError extends Error {
+  readonly exitCode = EXIT.regression
+  constructor(message: string, readonly result: unknown) {
+    super(message)
+  }
+}
+
+export function colorEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true
+  return Boolean(stream.isTTY)
+}
+
+export abstract class PosterCommand extends Command {
+  static override enableJsonFlag = true
+
+  protected override async init(): Promise<void> {
+    await super.init()
+    chalk.level = colorEnabled() ? (chalk.level || 1) : 0
+  }
+
+  /** Progress goes to stderr, and only to a terminal, never in --json mode. */
+  protected showProgress(): boolean {
+    return Boolean(process.stderr.isTTY) && !this.jsonEnabled()
+  }
+
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    const code =
+      err instanceof RegressionError
+        ? EXIT.regression
+        : err instanceof UsageError
+          ? EXIT.usage
+          : (err.oclif?.exit ?? err.exitCode ?? EXIT.error)
+    process.exitCode = code
+    if (err instanceof RegressionError && this.jsonEnabled()) {
+      this.logJson(err.result)
+      return
+    }
+    if (this.jsonEnabled()) {
+      this.logJson({error: {message: err.message, exitCode: code}})
+      return
+    }
+    if (err instanceof Errors.CLIError && err.oclif?.exit !== undefined) throw err
+    // A plain message, not a stack trace: these errors are written for users.
+    throw new Errors.CLIError(err.message, {exit: code})
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Turn what the user passed to --model (an .onnx file, a .pth checkpoint, or a registry name) into an open
+ * session plus the class names in the model's own order, and say where those names came from.
+ */
+import {resolveModel, sha256File, type ResolvedModel} from '../models/resolve.js'
+import {readOnnxMetadata} from '../onnx/metadata.js'
+import {parseLabels} from '../datasets/labels.js'
+import type {Device, LoadedSession} from '../runtime/session.js'
+import type {ProgressCallback} from '../models/download.js'
+
+export interface OpenModelOptions {
+  device?: Device
+  threads?: number
+  /** --labels: overrides the names in the model's metadata. */
+  labels?: string
+  onStatus?: (stage: string, message: string) => void
+  onDownloadProgress?: ProgressCallback
+}
+
+export interface OpenedModel {
+  spec: string
+  resolved: ResolvedModel
+  session: LoadedSession
+  numClasses: number
+  /** Class names in the model's output order, when known. */
+  labels?: string[]
+  labelsSource: 'flag' | 'metadata' | 'registry' | 'none'
+  sha256: string
+  metadata: Record<string, string>
+}
+
+/** Convert a checkpoint to ONNX; loaded lazily so eval of an .onnx never loads the graph builder. */
+async function convertForResolve(pth: string, onnx: string, opts: {numClasses?: number; labels?: string[]}): Promise<void> {
+  const {convertCheckpoint} = await import('../convert/convert.js')
+  await convertCheckpoint({checkpoint: pth, out: onnx, classes: opts.numClasses, labels: opts.labels})
+}
+
+export async function openModel(spec: string, opts: OpenModelOptions = {}): Promise<OpenedModel> {
+  const resolved = await resolveModel(spec, {
+    convert: convertForResolve,
+    onStatus: opts.onStatus,
+    onProgress: opts.onDownloadProgress,
+  })
+  const [{openSession}, info, sha256] = await Promise.all([
+    import('../runtime/session.js'),
+    readOnnxMetadata(resolved.onnxPath),
+    sha256File(resolved.onnxPath),
+  ])
+  const session = await openSession(resolved.onnxPath, {device: opts.device, threads: opts.threads})
+  const logitsSig = session.signature.outputs.find((o) => o.name === session.logitsName)!
+  let numClasses = typeof logitsSig.shape[1] === 'number' && logitsSig.shape[1] > 0 ? logitsSig.shape[1] : 0
+
+  let labels: string[] | undefined
+  let labelsSource: OpenedModel['labelsSource'] = 'none'
+  if (opts.labels) {
+    labels = parseLabels(opts.labels)
+    labelsSource = 'flag'
+  } else if (info.metadata.labels) {
+    try {
+      const parsed = JSON.parse(info.metadata.labels) as unknown
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) {
+        labels = parsed
+        labelsSource = 'metadata'
+      }
+    } catch {
+      // A malformed labels entry is treated as absent: names then come from the registry or the dataset.
+    }
+  }
+  if (!labels && resolved.labels) {
+    labels = [...resolved.labels]
+    labelsSource = 'registry'
+  }
+  if (numClasses === 0) {
+    // Symbolic class dimension: learn it by running one blank image.
+    const out = await session.run(new Float32Array(3 * 224 * 224), 1)
+    numClasses = out.logits.length
+  }
+  if (labels && labels.length !== numClasses) {
+    await session.release()
+    const from = labelsSource === 'flag' ? '--labels' : labelsSource === 'metadata' ? "the model's metadata" : 'the registry'
+    throw new Error(
+      `the model outputs ${numClasses} classes but ${from} names ${labels.length}: [${labels.join(', ')}]`,
+    )
+  }
+  return {spec, resolved, session, numClasses, labels, labelsSource, sha256, metadata: info.metadata}
+}

@@ -1,0 +1,238 @@
+/**
+ * `poster eval` end to end on a synthetic RAF-DB tree with a tiny classifier whose logits are computable by hand:
+ * per-image predictions, every metric, the files, and the errors a user meets.
+ */
+import {mkdir, mkdtemp, readFile, readdir, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {captureOutput} from '@oclif/test'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import Eval from '../../src/commands/eval.js'
+import {loadSharp} from '../../src/image/sharp.js'
+import {RAFDB} from '../../src/datasets/labels.js'
+import {expectedLogits, writeTinyModel, type TinyModelSpec} from '../helpers/tiny-model.js'
+
+const ROOT = new URL('../..', import.meta.url).pathname
+
+type RGB = [number, number, number]
+
+/** Colours that the model below maps to distinct classes with wide margins. */
+const COLORS: RGB[] = [
+  [250, 20, 20], // red
+  [20, 250, 20], // green
+  [20, 20, 250], // blue
+  [250, 250, 20], // yellow
+  [20, 250, 250], // cyan
+  [250, 20, 250], // magenta
+  [128, 128, 128], // grey
+]
+
+/** 7 classes: weights chosen so each of the colours above wins a different class. */
+const SPEC: TinyModelSpec = {
+  weights: [
+    [3, -2, -2, 1.5, -3, 1.5, 0],
+    [-2, 3, -2, 1.5, 1.5, -3, 0],
+    [-2, -2, 3, -3, 1.5, 1.5, 0],
+  ],
+  bias: [0, 0, 0, 0, 0, 0, 1],
+  labels: RAFDB.names,
+}
+
+function softmax(v: number[]): number[] {
+  const m = Math.max(...v)
+  const e = v.map((x) => Math.exp(x - m))
+  const s = e.reduce((a, b) => a + b, 0)
+  return e.map((x) => x / s)
+}
+
+const argmax = (v: number[]) => v.indexOf(Math.max(...v))
+
+interface Sample {
+  name: string
+  color: RGB
+  label: number
+}
+
+async function solidJpeg(path: string, rgb: RGB): Promise<void> {
+  const sharp = await loadSharp()
+  await sharp({create: {width: 100, height: 100, channels: 3, background: {r: rgb[0], g: rgb[1], b: rgb[2]}}})
+    .png()
+    .toFile(path)
+}
+
+/** A RAF-DB basic tree: EmoLabel/list_patition_label.txt + Image/aligned/<stem>_aligned.jpg. */
+async function makeRafdb(samples: Sample[], extra: {corrupt?: string[]} = {}): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'poster-raf-'))
+  await mkdir(join(root, 'EmoLabel'), {recursive: true})
+  await mkdir(join(root, 'Image', 'aligned'), {recursive: true})
+  const lines: string[] = []
+  for (const s of samples) {
+    lines.push(`${s.name}.jpg ${s.label + 1}`)
+    // PNG bytes in a .jpg file: decoders sniff content, and PNG keeps the colour exact.
+    await solidJpeg(join(root, 'Image', 'aligned', `${s.name}_aligned.jpg`), s.color)
+  }
+  for (const name of extra.corrupt ?? []) {
+    lines.push(`${name}.jpg 1`)
+    await writeFile(join(root, 'Image', 'aligned', `${name}_aligned.jpg`), 'this is not an image')
+  }
+  lines.push('train_00001.jpg 1')
+  await solidJpeg(join(root, 'Image', 'aligned', 'train_00001_aligned.jpg'), COLORS[0])
+  await writeFile(join(root, 'EmoLabel', 'list_patition_label.txt'), lines.join('\n') + '\n')
+  return root
+}
+
+describe('poster eval', () => {
+  let work: string
+  let modelPath: string
+  // Labels: mostly the colour's class, with three deliberate mistakes.
+  const samples: Sample[] = []
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'poster-eval-'))
+    modelPath = await writeTinyModel(join(work, 'tiny.onnx'), SPEC)
+    let i = 1
+    for (let rep = 0; rep < 2; rep++) {
+      for (let c = 0; c < 7; c++) {
+        samples.push({name: `test_${String(i++).padStart(4, '0')}`, color: COLORS[c], label: c})
+      }
+    }
+    samples[0].label = 6 // red image labelled Neutral
+    samples[1].label = 0 // green image labelled Surprise
+    samples[9].label = 3 // blue image labelled Happiness
+  })
+
+  it('predicts what the hand formula says and computes every metric', async () => {
+    // The colours must map to 7 distinct classes, or the test proves less than it claims.
+    expect(new Set(COLORS.map((c) => argmax(expectedLogits(SPEC, c)))).size).toBe(7)
+    const root = await makeRafdb(samples, {corrupt: ['test_9999']})
+    const out = join(work, 'run1')
+    const {stdout, error} = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', out, '--batch-size', '4', '--json'], {root: ROOT}))
+    expect(error).toBeUndefined()
+    const metrics = JSON.parse(stdout)
+
+    // Independent expectations.
+    const preds = samples.map((s) => argmax(expectedLogits(SPEC, s.color)))
+    const correct = samples.filter((s, i) => preds[i] === s.label).length
+    expect(correct).toBe(samples.length - 3)
+    expect(metrics.n_images).toBe(14)
+    expect(metrics.n_failed).toBe(1)
+    expect(metrics.accuracy).toBeCloseTo(correct / samples.length, 12)
+    const counts = Array.from({length: 7}, () => new Array(7).fill(0))
+    samples.forEach((s, i) => counts[s.label][preds[i]]++)
+    expect(metrics.confusion.counts).toEqual(counts)
+    // Per class by hand: recall = diag / row sum, precision = diag / column sum.
+    for (let c = 0; c < 7; c++) {
+      const row = counts[c].reduce((a: number, b: number) => a + b, 0)
+      const col = counts.reduce((a: number, r: number[]) => a + r[c], 0)
+      const recall = row ? counts[c][c] / row : 0
+      const precision = col ? counts[c][c] / col : 0
+      expect(metrics.per_class[c].name).toBe(RAFDB.names[c])
+      expect(metrics.per_class[c].support).toBe(row)
+      expect(metrics.per_class[c].recall).toBeCloseTo(recall, 12)
+      expect(metrics.per_class[c].precision).toBeCloseTo(precision, 12)
+    }
+    const supported = counts.map((r, c) => [r.reduce((a, b) => a + b, 0), c]).filter(([n]) => n > 0)
+    const mca = supported.reduce((a, [n, c]) => a + counts[c][c] / n, 0) / supported.length
+    expect(metrics.mean_class_accuracy).toBeCloseTo(mca, 12)
+    const nll = -samples.reduce((a, s) => a + Math.log(softmax(expectedLogits(SPEC, s.color))[s.label]), 0) / samples.length
+    expect(metrics.nll).toBeCloseTo(nll, 2)
+    expect(metrics.accuracy_ci95[0]).toBeLessThanOrEqual(metrics.accuracy)
+    expect(metrics.accuracy_ci95[1]).toBeGreaterThanOrEqual(metrics.accuracy)
+    expect(metrics.paper).toEqual({accuracy: 0.9221, benchmark: 'rafdb'}) // the paper's RAF-DB figure beside ours
+    expect(metrics.labels).toEqual(RAFDB.names)
+
+    // predictions.csv: dataset order, the corrupt file as an error row, probabilities by class name.
+    const csv = (await readFile(join(out, 'predictions.csv'), 'utf8')).trim().split(/\r?\n/)
+    const header = csv[0].split(',')
+    expect(header.slice(0, 10)).toEqual(['path', 'split', 'label', 'label_name', 'pred', 'pred_name', 'confidence', 'correct', 'status', 'error'])
+    expect(header.slice(10)).toEqual(RAFDB.names.map((n) => `p_${n}`))
+    expect(csv).toHaveLength(1 + samples.length + 1)
+    samples.forEach((s, i) => {
+      const cells = csv[1 + i].split(',')
+      expect(cells[0]).toContain(`${s.name}_aligned.jpg`)
+      expect(Number(cells[4])).toBe(preds[i])
+      expect(cells[8]).toBe('ok')
+      const p = softmax(expectedLogits(SPEC, s.color))
+      p.forEach((v, k) => expect(Number(cells[10 + k])).toBeCloseTo(v, 2))
+    })
+    const bad = csv[csv.length - 1].split(',')
+    expect(bad[0]).toContain('test_9999')
+    expect(bad[8]).toBe('error')
+    expect(bad[9]).toMatch(/not an image/)
+
+    const files = await readdir(out)
+    for (const f of ['predictions.csv', 'metrics.json', 'confusion.csv', 'report.md', 'confusion.svg', 'confusion.png', 'calibration.svg', 'report.html']) {
+      expect(files).toContain(f)
+    }
+    const confusionCsv = (await readFile(join(out, 'confusion.csv'), 'utf8')).trim().split(/\r?\n/)
+    expect(confusionCsv[1].split(',').slice(1).map(Number)).toEqual(counts[0])
+  })
+
+  it('maps model classes to dataset classes by name, not position', async () => {
+    // Same weights, columns permuted into AffectNet order, labelled with AffectNet names: identical predictions.
+    const order = ['Neutral', 'Happiness', 'Sadness', 'Surprise', 'Fear', 'Disgust', 'Anger']
+    const perm = order.map((n) => RAFDB.names.indexOf(n))
+    const permuted: TinyModelSpec = {
+      weights: SPEC.weights.map((row) => perm.map((k) => row[k])),
+      bias: perm.map((k) => SPEC.bias![k]),
+      labels: ['Neutral', 'Happy', 'Sad', 'Surprise', 'Fear', 'Disgust', 'Angry'],
+    }
+    const path = await writeTinyModel(join(work, 'permuted.onnx'), permuted)
+    const root = await makeRafdb(samples)
+    const {stdout, error} = await captureOutput(() => Eval.run([root, '--model', path, '--out', join(work, 'run-perm'), '--json'], {root: ROOT}))
+    expect(error).toBeUndefined()
+    const metrics = JSON.parse(stdout)
+    const preds = samples.map((s) => argmax(expectedLogits(SPEC, s.color)))
+    expect(metrics.accuracy).toBeCloseTo(samples.filter((s, i) => preds[i] === s.label).length / samples.length, 12)
+    expect(metrics.label_order.suspicious).toBe(false)
+  })
+
+  it('warns with the permutation when the model\'s names are in the wrong order', async () => {
+    // Model trained in RAF order but labelled (wrongly) with AffectNet's order.
+    const wrong: TinyModelSpec = {...SPEC, labels: ['Neutral', 'Happy', 'Sad', 'Surprise', 'Fear', 'Disgust', 'Anger']}
+    const path = await writeTinyModel(join(work, 'wrong.onnx'), wrong)
+    const many: Sample[] = []
+    for (let i = 0; i < 42; i++) many.push({name: `test_${String(i + 1).padStart(4, '0')}`, color: COLORS[i % 7], label: i % 7})
+    const root = await makeRafdb(many)
+    const {stdout} = await captureOutput(() => Eval.run([root, '--model', path, '--out', join(work, 'run-wrong'), '--json'], {root: ROOT}))
+    const metrics = JSON.parse(stdout)
+    expect(metrics.label_order.suspicious).toBe(true)
+    expect(metrics.label_order.best_accuracy).toBe(1)
+    expect(metrics.accuracy).toBeLessThan(0.5)
+    // Relabelling the model with the suggestion gives the right names back (in RAF order).
+    expect(metrics.label_order.suggested_labels.split(',')).toEqual(RAFDB.names)
+    expect(metrics.warnings.join('\n')).toMatch(/label order looks wrong/)
+  })
+
+  it('refuses a class-count mismatch and a wrong input shape, naming both sides', async () => {
+    const root = await makeRafdb(samples.slice(0, 3))
+    const eight = await writeTinyModel(join(work, 'eight.onnx'), {weights: [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0]]})
+    const r1 = await captureOutput(() => Eval.run([root, '--model', eight, '--out', join(work, 'x1')], {root: ROOT}))
+    expect(r1.error?.message).toMatch(/8 classes but the dataset has 7/)
+    expect(r1.error?.oclif?.exit).toBe(1)
+
+    const small = await writeTinyModel(join(work, 'small.onnx'), {...SPEC, inputShape: ['N', 3, 112, 112]})
+    const r2 = await captureOutput(() => Eval.run([root, '--model', small, '--out', join(work, 'x2')], {root: ROOT}))
+    expect(r2.error?.message).toMatch(/expected the model input to be float32 \[N, 3, 224, 224\]; found input: float32 \[N, 3, 112, 112\]/)
+  })
+
+  it('stops on an unknown layout and on --strict with a corrupt image', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'poster-empty-'))
+    await writeFile(join(empty, 'notes.txt'), 'hello')
+    const r1 = await captureOutput(() => Eval.run([empty, '--model', modelPath], {root: ROOT}))
+    expect(r1.error).toBeDefined()
+    expect(process.exitCode === 1 || r1.error?.oclif?.exit === 1).toBe(true)
+
+    const root = await makeRafdb(samples.slice(0, 2), {corrupt: ['test_0500']})
+    const r2 = await captureOutput(() => Eval.run([root, '--model', modelPath, '--strict', '--out', join(work, 'strict')], {root: ROOT}))
+    expect(r2.error?.message).toMatch(/test_0500_aligned\.jpg: not an image/)
+  })
+
+  it('usage errors exit 2', async () => {
+    const r = await captureOutput(() => Eval.run(['somewhere', '--model', modelPath, '--resume'], {root: ROOT}))
+    expect(r.error?.oclif?.exit).toBe(2)
+    const r2 = await captureOutput(() => Eval.run(['somewhere'], {root: ROOT}))
+    expect(r2.error?.oclif?.exit).toBe(2)
+  })
+})
