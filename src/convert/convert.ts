@@ -1,0 +1,112 @@
+/**
+ * `poster convert` as a straight line: checkpoint reader → POSTER++ graph builder → ONNX writer. The model
+ * file carries what a later `eval` needs to trust it: label names in class order, the preprocessing, and
+ * where it came from (checkpoint SHA-256, epoch, best_acc).
+ */
+import {basename} from 'node:path'
+
+import {readCheckpoint} from '../checkpoint/index.js'
+import {buildPosterGraph} from '../poster/index.js'
+import {deterministicPosterWeights, WEIGHT_SEED} from '../poster/deterministic-weights.js'
+import {modelStats, writeModel, type OnnxModel} from '../onnx/index.js'
+import type {TensorMap} from '../tensor.js'
+import {TOOL_VERSION} from '../version.js'
+
+export interface ConvertOptions {
+  checkpoint: string
+  /** Output .onnx path (default: the checkpoint's path with .onnx). */
+  out?: string
+  /** Expected class count; the head decides and must agree. */
+  classes?: number
+  /** Class names in the model's output order. */
+  labels?: string[]
+  /** Storage type of the weights; compute stays float32. */
+  dtype?: 'float32' | 'float16'
+  onStatus?: (message: string) => void
+}
+
+export interface ConvertResult {
+  out: string
+  bytes: number
+  numClasses: number
+  labels: string[]
+  checkpoint: {path: string; sha256: string; format: string; epoch?: number; best_acc?: number; tensors: number}
+  graph: {nodes: number; initializers: number; parameters: number; opset: number}
+  dtype: 'float32' | 'float16'
+  seconds: {read: number; build: number; write: number; total: number}
+}
+
+export function defaultOnnxPath(checkpoint: string): string {
+  return /\.(pth|pt|tar|ckpt|bin)$/i.test(checkpoint) ? checkpoint.replace(/\.[^.]+$/, '.onnx') : `${checkpoint}.onnx`
+}
+
+export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertResult> {
+  const t0 = performance.now()
+  const status = opts.onStatus ?? (() => {})
+  status(`reading ${opts.checkpoint}`)
+  const ckpt = await readCheckpoint(opts.checkpoint, {sha256: true})
+  const t1 = performance.now()
+  const meta: Record<string, string> = {
+    source_checkpoint: basename(opts.checkpoint),
+    source_sha256: ckpt.sha256 ?? '',
+    source_format: ckpt.format,
+  }
+  if (typeof ckpt.meta.epoch === 'number') meta.epoch = String(ckpt.meta.epoch)
+  if (typeof ckpt.meta.best_acc === 'number') meta.best_acc = String(ckpt.meta.best_acc)
+  status(`building the POSTER++ graph from ${ckpt.stateDict.size} tensors`)
+  const model = buildModel(ckpt.stateDict, {...opts, metadata: meta})
+  const t2 = performance.now()
+  const out = opts.out ?? defaultOnnxPath(opts.checkpoint)
+  status(`writing ${out}`)
+  const {bytes} = await writeModel(model, out)
+  const t3 = performance.now()
+  return {
+    out,
+    bytes,
+    numClasses: Number(model.metadata.num_classes),
+    labels: JSON.parse(model.metadata.labels) as string[],
+    checkpoint: {
+      path: opts.checkpoint,
+      sha256: ckpt.sha256 ?? '',
+      format: ckpt.format,
+      epoch: ckpt.meta.epoch,
+      best_acc: ckpt.meta.best_acc,
+      tensors: ckpt.stateDict.size,
+    },
+    graph: graphSummary(model),
+    dtype: opts.dtype ?? 'float32',
+    seconds: {read: s(t1 - t0), build: s(t2 - t1), write: s(t3 - t2), total: s(t3 - t0)},
+  }
+}
+
+function buildModel(weights: TensorMap, opts: Pick<ConvertOptions, 'classes' | 'labels' | 'dtype'> & {metadata: Record<string, string>}): OnnxModel {
+  return buildPosterGraph(weights, {
+    numClasses: opts.classes,
+    labels: opts.labels,
+    dtype: opts.dtype,
+    metadata: {...opts.metadata, converted_by: `poster ${TOOL_VERSION}`},
+  })
+}
+
+function graphSummary(model: OnnxModel): ConvertResult['graph'] {
+  const stats = modelStats(model)
+  return {nodes: stats.nodes, initializers: stats.initializers, parameters: stats.parameters, opset: model.opsetVersion}
+}
+
+/**
+ * POSTER++ with the deterministic parity weights: untrained (chance-level accuracy), but the real architecture
+ * and size, so the demo and the benchmark run the true graph on a machine with nothing downloaded.
+ */
+export async function writeDeterministicModel(out: string, numClasses = 7, dtype: 'float32' | 'float16' = 'float32'): Promise<{bytes: number}> {
+  const weights = deterministicPosterWeights(numClasses)
+  const model = buildModel(weights, {
+    classes: numClasses,
+    dtype,
+    metadata: {source_checkpoint: `deterministic weights (${WEIGHT_SEED}): UNTRAINED, chance-level accuracy`, untrained: 'true'},
+  })
+  return writeModel(model, out)
+}
+
+function s(ms: number): number {
+  return Math.round(ms) / 1000
+}
