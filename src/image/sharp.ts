@@ -37,6 +37,12 @@ export const DEFAULT_LIMIT_INPUT_PIXELS = 2 * 89_478_485
 /** Input formats decoded (the ones both sharp and Pillow 9.4 read). */
 export const SUPPORTED_FORMATS: readonly string[] = ['jpeg', 'png', 'webp', 'gif', 'tiff']
 
+/**
+ * Input formats decoded with `formats: 'all'` (poster predict): the Pillow ones plus HEIF, the container of AVIF
+ * (sharp's bundled libheif decodes AV1; HEVC-coded HEIC is reported as unsupported).
+ */
+export const ALL_FORMATS: readonly string[] = [...SUPPORTED_FORMATS, 'heif']
+
 let sharpPromise: Promise<SharpFactory> | undefined
 let pendingConfig: SharpConfig | undefined
 
@@ -73,6 +79,11 @@ export interface DecodeOptions {
   limitInputPixels?: number
   /** Name used in error messages when `input` is a Buffer. */
   path?: string
+  /**
+   * Which formats to accept: 'pillow' (default) only those Pillow 9.4 opens, so eval stays faithful to the
+   * paper's loader; 'all' adds AVIF/HEIF (ALL_FORMATS), for poster predict.
+   */
+  formats?: 'pillow' | 'all'
 }
 
 async function readInput(input: string | Uint8Array, path: string | undefined): Promise<Buffer> {
@@ -257,8 +268,11 @@ export async function decodeRgb(input: string | Uint8Array, opts: DecodeOptions 
   try {
     const meta = await sharp(buf, {...baseOptions(limit), limitInputPixels: false}).metadata()
     format = meta.format
-    if (!SUPPORTED_FORMATS.includes(meta.format)) {
+    if (!(opts.formats === 'all' ? ALL_FORMATS : SUPPORTED_FORMATS).includes(meta.format)) {
       throw new ImageError('unsupported', reasonUnsupportedFormat(meta.format), {path})
+    }
+    if (meta.format === 'heif' && meta.compression !== undefined && meta.compression !== 'av1') {
+      throw new ImageError('unsupported', reasonUnsupportedFormat(`heif (${meta.compression}; only AV1-coded AVIF is decoded)`), {path})
     }
     const {width, height} = meta
     if (limit > 0 && width * height > limit) {
@@ -336,6 +350,19 @@ export async function encodePng(data: Uint8Array, width: number, height: number,
   if (data.length < width * height * channels) throw new RangeError('pixel buffer is smaller than width * height * channels')
   const sharp = await loadSharp()
   return sharp(data, {raw: {width, height, channels}}).png().toBuffer()
+}
+
+/** Encodes raw RGB pixels as a baseline JPEG (4:2:0), as camera and dataset images are stored. */
+export async function encodeJpeg(data: Uint8Array, width: number, height: number, quality = 90): Promise<Buffer> {
+  if (data.length < width * height * 3) throw new RangeError('pixel buffer is smaller than width * height * 3')
+  const sharp = await loadSharp()
+  return sharp(data, {raw: {width, height, channels: 3}}).jpeg({quality}).toBuffer()
+}
+
+/** Renders an SVG to a JPEG of the given size (synthetic datasets for the demo and the benchmark). */
+export async function svgToJpeg(svg: string, width: number, height: number, quality = 90): Promise<Buffer> {
+  const sharp = await loadSharp()
+  return sharp(Buffer.from(svg, 'utf8')).resize(width, height, {fit: 'fill'}).removeAlpha().jpeg({quality}).toBuffer()
 }
 
 /** Decodes a PNG (or any supported image) to raw pixels without conversion beyond 8 bits. */
