@@ -55,7 +55,7 @@ ${EXIT_CODES_HELP}`
       for (const f of ['predictions.csv (with 68 landmarks per image)', 'metrics.json', 'confusion.csv', 'confusion.svg', 'confusion.png', 'calibration.svg', 'report.md', 'report.html']) {
         this.log(`         ${f}`)
       }
-      this.log(`throughput ${result.metrics.timings.images_per_s} images/s (preprocess ${result.metrics.timings.preprocess_s} s, inference ${result.metrics.timings.inference_s} s)`)
+      this.log(`throughput ${result.metrics.timings.images_per_s} images/s (inference ${result.metrics.timings.inference_s} s, waiting for decoding ${result.metrics.timings.preprocess_wait_s} s)`)
     }
     return result.metrics
   }

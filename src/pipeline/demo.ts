@@ -58,6 +58,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     batchSize: opts.batchSize ?? 8,
     threads: opts.threads,
     landmarks: true,
+    comparePaper: false,
     out: join(runsRoot, `demo-${stamp}`),
     onStatus: opts.onStatus,
     onProgress: opts.onProgress,

@@ -1,0 +1,184 @@
+/**
+ * `poster merge`: join the predictions.csv files of a sharded `poster predict` into one, in the order an unsharded
+ * run writes (paths sorted by UTF-16 code units, as discovery orders them), so that merging shards 1..N gives the
+ * unsharded file byte for byte.
+ *
+ * - Every file must have the same header (same classes, same landmark columns, same order).
+ * - A path found more than once (a shard run twice, overlapping inputs) is kept once: an ok row over an error
+ *   row, otherwise the first one met (files in the order given). Duplicates are counted and listed.
+ * - With `inputs`, the inputs are discovered again exactly as predict does and compared: inputs without a row are
+ *   missing (an error unless allowMissing; the merged file is written anyway), rows for paths that are not inputs
+ *   are counted as unexpected (kept).
+ * - The output is written atomically (temporary file, fsync, rename) and is never an existing file unless `force`.
+ */
+import {existsSync} from 'node:fs'
+import {mkdir} from 'node:fs/promises'
+import path from 'node:path'
+
+import {codeUnitCompare} from '../datasets/fsutil.js'
+import {csvLines, readPredictions} from '../report/predictions-csv.js'
+import {writeFileAtomic} from '../report/run-dir.js'
+import {discoverPredictInputs} from './predict.js'
+
+export interface MergeOptions {
+  /** predictions CSV files written by poster predict (one per shard). */
+  files: string[]
+  out: string
+  /** The inputs given to predict, to report the ones no shard covered. */
+  inputs?: string[]
+  recursive?: boolean
+  /** Replace an existing output file. */
+  force?: boolean
+  /** With `inputs`: missing inputs are reported but are not an error. */
+  allowMissing?: boolean
+  onStatus?: (message: string) => void
+}
+
+export interface MergeSummary {
+  output: string
+  files: number
+  /** Rows written. */
+  rows: number
+  ok: number
+  errors: number
+  /** Rows dropped because their path was already present, and how many of those differed from the row kept. */
+  duplicates: number
+  conflicting_duplicates: number
+  duplicate_paths: string[]
+  /** Inputs (from `inputs`) without a row; null when no inputs were given. */
+  missing: number | null
+  missing_paths: string[]
+  /** Rows whose path is not among `inputs`; null when no inputs were given. */
+  unexpected: number | null
+  warnings: string[]
+}
+
+/** Raised when inputs are missing; the merged file has been written and `summary` describes it. */
+export class MissingInputsError extends Error {
+  override readonly name = 'MissingInputsError'
+  constructor(message: string, readonly summary: MergeSummary) {
+    super(message)
+  }
+}
+
+const SHOW = 10
+
+function listSome(paths: string[]): string {
+  const shown = paths.slice(0, SHOW).map((p) => JSON.stringify(p))
+  return shown.join(', ') + (paths.length > SHOW ? `, and ${paths.length - SHOW} more` : '')
+}
+
+export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary> {
+  const status = opts.onStatus ?? (() => {})
+  if (opts.files.length === 0) throw new Error('no files to merge: give the shard CSV files')
+  if (!opts.force && existsSync(opts.out)) {
+    throw new Error(`${opts.out} already exists; remove it or pass --force to replace it`)
+  }
+  const warnings: string[] = []
+  let columns: string[] | undefined
+  let columnsFrom = ''
+  const kept = new Map<string, {cells: string[]; ok: boolean}>()
+  const duplicatePaths = new Set<string>()
+  let duplicates = 0
+  let conflicting = 0
+  const seenFiles = new Set<string>()
+
+  for (const file of opts.files) {
+    const real = path.resolve(file)
+    if (seenFiles.has(real)) {
+      warnings.push(`${file} was given twice; read once`)
+      continue
+    }
+    seenFiles.add(real)
+    let parsed
+    try {
+      parsed = await readPredictions(file)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      throw new Error(code ? `cannot read ${file}: ${code}` : (e as Error).message)
+    }
+    warnings.push(...parsed.warnings)
+    if (parsed.columns.length === 0) {
+      warnings.push(`${file} has no header (an interrupted run that wrote nothing?); skipped`)
+      continue
+    }
+    for (const need of ['path', 'status']) {
+      if (!parsed.columns.includes(need)) throw new Error(`${file} is not a predictions file: it has no "${need}" column`)
+    }
+    if (!columns) {
+      columns = parsed.columns
+      columnsFrom = file
+    } else if (columns.length !== parsed.columns.length || columns.some((c, i) => c !== parsed.columns[i])) {
+      const onlyA = columns.filter((c) => !parsed.columns.includes(c))
+      const onlyB = parsed.columns.filter((c) => !columns!.includes(c))
+      const what = onlyA.length || onlyB.length
+        ? `${columnsFrom} has [${onlyA.join(', ')}] that ${file} lacks; ${file} has [${onlyB.join(', ')}] that ${columnsFrom} lacks`
+        : 'same columns in another order'
+      throw new Error(`headers differ between ${columnsFrom} and ${file} (different model, classes or --landmarks?): ${what}`)
+    }
+    for (const rec of parsed.rows) {
+      const p = rec.path ?? ''
+      const cells = columns.map((c) => rec[c] ?? '')
+      const ok = rec.status === 'ok'
+      const prev = kept.get(p)
+      if (!prev) {
+        kept.set(p, {cells, ok})
+        continue
+      }
+      duplicates++
+      duplicatePaths.add(p)
+      if (prev.cells.some((c, i) => c !== cells[i])) conflicting++
+      if (ok && !prev.ok) kept.set(p, {cells, ok})
+    }
+    status(`${file}: ${parsed.rows.length} rows`)
+  }
+  if (!columns) throw new Error(`none of the ${opts.files.length} files has a header: nothing to merge`)
+
+  const paths = [...kept.keys()].sort(codeUnitCompare)
+  let ok = 0
+  for (const p of paths) if (kept.get(p)!.ok) ok++
+
+  let missingPaths: string[] = []
+  let unexpected: number | null = null
+  if (opts.inputs && opts.inputs.length > 0) {
+    const discovered = await discoverPredictInputs(opts.inputs, opts.recursive)
+    const inputSet = new Set(discovered.items.map((i) => i.relPath))
+    missingPaths = discovered.items.map((i) => i.relPath).filter((p) => !kept.has(p))
+    unexpected = paths.filter((p) => !inputSet.has(p)).length
+    if (unexpected > 0) warnings.push(`${unexpected} rows are for paths that are not among --inputs (kept); were the inputs written the same way as for predict?`)
+  }
+  const dups = [...duplicatePaths].sort(codeUnitCompare)
+  if (duplicates > 0) {
+    warnings.push(
+      `${duplicates} duplicate rows dropped (${dups.length} paths present more than once` +
+        (conflicting > 0 ? `, ${conflicting} of them with different values; an ok row was preferred, else the first` : ', identical') +
+        `): ${listSome(dups)}`,
+    )
+  }
+
+  await mkdir(path.dirname(path.resolve(opts.out)), {recursive: true})
+  await writeFileAtomic(opts.out, csvLines([columns, ...paths.map((p) => kept.get(p)!.cells)]))
+
+  const summary: MergeSummary = {
+    output: opts.out,
+    files: seenFiles.size,
+    rows: paths.length,
+    ok,
+    errors: paths.length - ok,
+    duplicates,
+    conflicting_duplicates: conflicting,
+    duplicate_paths: dups,
+    missing: opts.inputs && opts.inputs.length > 0 ? missingPaths.length : null,
+    missing_paths: missingPaths,
+    unexpected,
+    warnings,
+  }
+  if (missingPaths.length > 0 && !opts.allowMissing) {
+    throw new MissingInputsError(
+      `${missingPaths.length} inputs have no row in any of the ${seenFiles.size} files (a shard not run, or not finished): ` +
+        `${listSome(missingPaths)}. ${opts.out} was written without them; pass --allow-missing to accept that.`,
+      summary,
+    )
+  }
+  return summary
+}
