@@ -248,7 +248,8 @@ async function evaluateWithModel(
         const modelProbs = softmax(o.logits, C)
         const probs = new Float64Array(C)
         for (let i = 0; i < C; i++) probs[i] = modelProbs[datasetToModel[i]]
-        const row: PredictionRow = {...base, status: 'ok', probs}
+        const pred = argmaxOf(probs)
+        const row: PredictionRow = {...base, status: 'ok', probs, pred, confidence: probs[pred]}
         if (o.landmarks) row.landmarks = landmarksToPixels(o.landmarks, o.width!, o.height!)
         rows.push(row)
       }
@@ -384,7 +385,7 @@ async function writePictures(
     } catch {
       // A thumbnail is decoration: an image that scored but will not thumbnail still gets its gallery entry.
     }
-    const pred = row.pred ?? argmaxOf(row.probs!)
+    const pred = row.pred!
     mistakes.push({
       path: row.path,
       trueName: names[row.label!],

@@ -167,6 +167,26 @@ describe('poster eval', () => {
     }
     const confusionCsv = (await readFile(join(out, 'confusion.csv'), 'utf8')).trim().split(/\r?\n/)
     expect(confusionCsv[1].split(',').slice(1).map(Number)).toEqual(counts[0])
+
+    // The PNG is the SVG rendered at 144 dpi: twice the SVG's declared size.
+    const svg = await readFile(join(out, 'confusion.svg'), 'utf8')
+    const [, w, h] = /<svg[^>]*width="(\d+)"[^>]*height="(\d+)"/.exec(svg)!
+    const meta = await (await loadSharp())(join(out, 'confusion.png')).metadata()
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 2 * Number(w), 2 * Number(h)])
+    const html = await readFile(join(out, 'report.html'), 'utf8')
+    expect(html).toContain('data:image/jpeg;base64,') // the mistakes gallery embeds its thumbnails
+
+    // The same run as its own baseline passes; a model with shuffled class names fails the gate with exit 3.
+    const same = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', join(work, 'run1b'), '--baseline', out, '--json'], {root: ROOT}))
+    expect(same.error).toBeUndefined()
+    expect(JSON.parse(same.stdout).check.verdict).toBe('pass')
+    const shuffled = await writeTinyModel(join(work, 'shuffled.onnx'), {...SPEC, labels: [...RAFDB.names.slice(1), RAFDB.names[0]]})
+    const worse = await captureOutput(() => Eval.run([root, '--model', shuffled, '--out', join(work, 'run1c'), '--baseline', out, '--json'], {root: ROOT}))
+    expect(worse.error?.oclif?.exit ?? process.exitCode).toBe(3)
+    process.exitCode = undefined
+    const gate = JSON.parse(worse.stdout).check
+    expect(gate.verdict).toBe('fail')
+    expect(gate.pairing.pairs).toBe(14)
   })
 
   it('maps model classes to dataset classes by name, not position', async () => {
