@@ -40,7 +40,12 @@ ${EXIT_CODES_HELP}`
       if (!Number.isInteger(classes) || classes < 2) throw new UsageError(`--classes expects auto or a class count such as 7 or 8, got "${flags.classes}"`)
     }
     const {parseLabels} = await import('../datasets/labels.js')
-    const labels = flags.labels ? parseLabels(flags.labels) : undefined
+    let labels: string[] | undefined
+    try {
+      labels = flags.labels ? parseLabels(flags.labels) : undefined
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
     if (labels && classes !== undefined && labels.length !== classes) {
       throw new UsageError(`--labels names ${labels.length} classes but --classes is ${classes}`)
     }
@@ -48,7 +53,7 @@ ${EXIT_CODES_HELP}`
     const result = await convertCheckpoint({
       checkpoint: args.checkpoint,
       out: flags.out,
-      classes: classes ?? labels?.length,
+      classes,
       labels,
       dtype: flags.dtype === 'fp16' ? 'float16' : 'float32',
       onStatus: statusLine(this),

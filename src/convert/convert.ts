@@ -7,6 +7,7 @@ import {basename} from 'node:path'
 
 import {readCheckpoint} from '../checkpoint/index.js'
 import {buildPosterGraph} from '../poster/index.js'
+import {HEAD_WEIGHT} from '../poster/architecture.js'
 import {deterministicPosterWeights, WEIGHT_SEED} from '../poster/deterministic-weights.js'
 import {modelStats, writeModel, type OnnxModel} from '../onnx/index.js'
 import type {TensorMap} from '../tensor.js'
@@ -36,6 +37,11 @@ export interface ConvertResult {
   seconds: {read: number; build: number; write: number; total: number}
 }
 
+/** Class names that do not match the checkpoint's classifier head: a usage problem (exit 2), found once the head is read. */
+export class LabelCountError extends Error {
+  readonly exitCode = 2
+}
+
 export function defaultOnnxPath(checkpoint: string): string {
   return /\.(pth|pt|tar|ckpt|bin)$/i.test(checkpoint) ? checkpoint.replace(/\.[^.]+$/, '.onnx') : `${checkpoint}.onnx`
 }
@@ -46,6 +52,15 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   status(`reading ${opts.checkpoint}`)
   const ckpt = await readCheckpoint(opts.checkpoint, {sha256: true})
   const t1 = performance.now()
+  if (opts.labels && opts.classes === undefined) {
+    const head = ckpt.stateDict.get(HEAD_WEIGHT)
+    if (head && head.shape.length === 2 && head.shape[0] !== opts.labels.length) {
+      throw new LabelCountError(
+        `${opts.labels.length} labels given (${opts.labels.join(', ')}) but the checkpoint's classifier head has ${head.shape[0]} classes ` +
+          `(${HEAD_WEIGHT} [${head.shape.join(', ')}])`,
+      )
+    }
+  }
   const meta: Record<string, string> = {
     source_checkpoint: basename(opts.checkpoint),
     source_sha256: ckpt.sha256 ?? '',
