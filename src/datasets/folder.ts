@@ -12,7 +12,9 @@
  *   the path that sorts first.
  * - relPath is the path as the user would write it: the input as given (normalised) joined with the path below it.
  *   Items are sorted by relPath in UTF-16 code-unit order, so reruns and shards (which hash relPath) agree.
- * - Names may hold commas, quotes, newlines and any Unicode: nothing here parses or re-quotes them.
+ * - Names may hold commas, quotes, newlines and any Unicode: nothing here parses or re-quotes them. A name found
+ *   in a folder that is not valid UTF-8 is shown with each invalid byte as `\xHH` (path, relPath) and read through
+ *   DatasetItem.rawPath, its exact bytes. (Names given on the command line reach Node already decoded.)
  */
 
 import {promises as fs} from 'node:fs'
@@ -47,7 +49,7 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
   if (inputs.length === 0) throw new Error('no inputs: give image files or folders')
   const split = opts.split ?? 'predict'
   const recursive = opts.recursive ?? false
-  const found: Array<{abs: string; rel: string; real: string}> = []
+  const found: Array<{abs: string; rel: string; real: string; raw?: Buffer}> = []
   const notes: string[] = []
   const excluded = new Map<string, number>()
   const exclude = (reason: string, n = 1): void => {
@@ -75,10 +77,10 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
       }
       found.push({abs: path.resolve(input), rel: shown, real: await fs.realpath(input)})
     } else if (st.isDirectory()) {
-      const walked = await walkFiles(path.resolve(input), {recursive, accept: isPredictImage})
+      const walked = await walkFiles(path.resolve(input), {recursive, accept: isPredictImage, rawNames: true})
       const prefix = shown === '.' ? '' : shown
       for (const f of walked.files) {
-        found.push({abs: f.abs, rel: prefix ? path.posix.join(prefix, f.rel) : f.rel, real: f.real})
+        found.push({abs: f.abs, rel: prefix ? path.posix.join(prefix, f.rel) : f.rel, real: f.real, raw: f.raw})
       }
       if (walked.linkedDirsSkipped > 0) {
         notes.push(`${input}: ${plural(walked.linkedDirsSkipped, 'symlinked folder')} already listed through another path (a cycle or a second link) not entered again`)
@@ -107,7 +109,7 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
       continue
     }
     seen.add(f.real)
-    items.push({path: f.abs, relPath: f.rel, split})
+    items.push(f.raw ? {path: f.abs, relPath: f.rel, split, rawPath: f.raw} : {path: f.abs, relPath: f.rel, split})
   }
   if (dup > 0) exclude('same file reached twice (repeated input or symlink)', dup)
   if (subfoldersNotWalked > 0) {

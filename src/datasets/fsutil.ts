@@ -35,7 +35,7 @@ export function toPosix(p: string): string {
   return path.sep === '/' ? p : p.split(path.sep).join('/')
 }
 
-export async function statOrUndefined(p: string): Promise<import('node:fs').Stats | undefined> {
+export async function statOrUndefined(p: string | Buffer): Promise<import('node:fs').Stats | undefined> {
   try {
     return await fs.stat(p)
   } catch {
@@ -103,6 +103,12 @@ export interface WalkedFile {
   rel: string
   /** Path with every symlink resolved: the identity used for de-duplication. */
   real: string
+  /**
+   * With `rawNames`: the absolute path's bytes, set only when a name below the walked folder is not valid UTF-8.
+   * `abs`/`rel`/`real` then show each invalid byte as `\xHH` (see fsNameToString) and cannot be opened as they
+   * are: read the file through these bytes.
+   */
+  raw?: Buffer
 }
 
 export interface WalkResult {
@@ -111,6 +117,57 @@ export interface WalkResult {
   linkedDirsSkipped: number
   /** Symlinks whose target does not exist. */
   brokenLinks: number
+}
+
+const strictUtf8 = new TextDecoder('utf-8', {fatal: true})
+
+/**
+ * A file name's bytes as text: valid UTF-8 decoded as is, every byte that is not part of a valid UTF-8 sequence
+ * written as `\xHH` (Python's "backslashreplace"). Node decodes such names lossily (U+FFFD), which makes them
+ * impossible to open and lets two of them collide; this keeps them distinct and readable.
+ */
+export function fsNameToString(bytes: Uint8Array): {text: string; valid: boolean} {
+  try {
+    return {text: strictUtf8.decode(bytes), valid: true}
+  } catch {
+    // fall through: decode sequence by sequence
+  }
+  let text = ''
+  let i = 0
+  while (i < bytes.length) {
+    const n = utf8SequenceLength(bytes, i)
+    if (n > 0) {
+      text += strictUtf8.decode(bytes.subarray(i, i + n))
+      i += n
+    } else {
+      text += `\\x${bytes[i]!.toString(16).padStart(2, '0')}`
+      i++
+    }
+  }
+  return {text, valid: false}
+}
+
+/** Length of the valid UTF-8 sequence starting at `i` (1..4), or 0 when the byte there does not start one. */
+function utf8SequenceLength(b: Uint8Array, i: number): number {
+  const c = b[i]!
+  if (c < 0x80) return 1
+  const cont = (k: number) => i + k < b.length && (b[i + k]! & 0xc0) === 0x80
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0
+  if (c >= 0xe0 && c <= 0xef) {
+    const c1 = b[i + 1]
+    if (c1 === undefined || !cont(1) || !cont(2)) return 0
+    if (c === 0xe0 && c1 < 0xa0) return 0 // overlong
+    if (c === 0xed && c1 >= 0xa0) return 0 // surrogate
+    return 3
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const c1 = b[i + 1]
+    if (c1 === undefined || !cont(1) || !cont(2) || !cont(3)) return 0
+    if (c === 0xf0 && c1 < 0x90) return 0 // overlong
+    if (c === 0xf4 && c1 >= 0x90) return 0 // beyond U+10FFFF
+    return 4
+  }
+  return 0
 }
 
 /**
@@ -125,6 +182,10 @@ export interface WalkResult {
  * with a regular expression in which `**` cannot cross a newline, so a file named "new\nline.jpg" one level down is
  * silently left out (fast-glob 3.3.3). Names here are never parsed as patterns, so brackets, stars, braces, commas,
  * quotes, newlines and any Unicode need no escaping. Output order is unspecified; callers sort.
+ *
+ * With `rawNames`, folders are read as bytes so that names which are not valid UTF-8 are found, kept distinct
+ * (shown with `\xHH` escapes) and stay readable through `WalkedFile.raw`; valid names give the same result as
+ * without it.
  */
 export async function walkFiles(
   base: string,
@@ -133,54 +194,83 @@ export async function walkFiles(
     accept: (name: string) => boolean
     /** Real paths of folders never to enter through a symlink (e.g. the sibling class folders of an ImageFolder). */
     exclude?: Iterable<string>
+    /** Read names as bytes (see above). */
+    rawNames?: boolean
   },
 ): Promise<WalkResult> {
   const visited = new Set<string>(opts.exclude ?? [])
   const files: WalkedFile[] = []
-  const links: Array<{abs: string; rel: string}> = []
+  const links: Array<{abs: string; rel: string; raw?: Buffer}> = []
   let linkedDirsSkipped = 0
   let brokenLinks = 0
+  const SLASH = Buffer.from('/')
+  const rawJoin = (dir: Buffer | undefined, absDir: string, name: Buffer) =>
+    Buffer.concat([dir ?? Buffer.from(absDir), SLASH, name])
+
+  // Read one real folder's entries: names as text, plus their bytes when a name (or the folder) is not valid UTF-8.
+  const readEntries = async (absDir: string, rawDir: Buffer | undefined) => {
+    if (!opts.rawNames) {
+      return (await fs.readdir(absDir, {withFileTypes: true})).map((e) => ({e, name: e.name, raw: undefined as Buffer | undefined}))
+    }
+    const entries = await fs.readdir(rawDir ?? absDir, {withFileTypes: true, encoding: 'buffer'})
+    return entries.map((e) => {
+      const bytes = e.name as unknown as Buffer
+      const {text, valid} = fsNameToString(bytes)
+      return {e, name: text, raw: valid && rawDir === undefined ? undefined : rawJoin(rawDir, absDir, bytes)}
+    })
+  }
 
   // Read one real folder tree (no links followed), collecting files and symlinks.
-  const walkReal = async (absDir: string, rel: string, realDir: string): Promise<void> => {
+  const walkReal = async (absDir: string, rel: string, realDir: string, rawDir?: Buffer): Promise<void> => {
     visited.add(realDir)
-    const entries = await fs.readdir(absDir, {withFileTypes: true})
-    const dirs: string[] = []
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue
-      const childRel = rel ? `${rel}/${e.name}` : e.name
+    const entries = await readEntries(absDir, rawDir)
+    const dirs: Array<{name: string; raw?: Buffer}> = []
+    for (const {e, name, raw} of entries) {
+      if (name.startsWith('.')) continue
+      const childRel = rel ? `${rel}/${name}` : name
       if (e.isFile()) {
-        if (opts.accept(e.name)) files.push({abs: path.join(absDir, e.name), rel: childRel, real: path.join(realDir, e.name)})
+        if (opts.accept(name)) {
+          const f: WalkedFile = {abs: path.join(absDir, name), rel: childRel, real: path.join(realDir, name)}
+          if (raw) f.raw = raw
+          files.push(f)
+        }
       } else if (e.isSymbolicLink()) {
-        links.push({abs: path.join(absDir, e.name), rel: childRel})
+        links.push(raw ? {abs: path.join(absDir, name), rel: childRel, raw} : {abs: path.join(absDir, name), rel: childRel})
       } else if (e.isDirectory() && opts.recursive) {
-        dirs.push(e.name)
+        dirs.push(raw ? {name, raw} : {name})
       }
     }
     for (const d of dirs) {
-      const real = path.join(realDir, d)
+      const real = path.join(realDir, d.name)
       if (visited.has(real)) continue
-      await walkReal(path.join(absDir, d), rel ? `${rel}/${d}` : d, real)
+      await walkReal(path.join(absDir, d.name), rel ? `${rel}/${d.name}` : d.name, real, d.raw)
     }
   }
+
+  const realOf = async (p: string, raw: Buffer | undefined): Promise<string> =>
+    raw ? fsNameToString(await fs.realpath(raw, {encoding: 'buffer'})).text : fs.realpath(p)
 
   await walkReal(base, '', await fs.realpath(base))
   // Links found while walking linked folders are handled in the next round; every walk marks at least one new
   // real folder as visited, so this ends.
   for (let round = links.splice(0); round.length > 0; round = links.splice(0)) {
     round.sort((a, b) => codeUnitCompare(a.rel, b.rel))
-    for (const {abs, rel} of round) {
-      const st = await statOrUndefined(abs)
+    for (const {abs, rel, raw} of round) {
+      const st = await statOrUndefined(raw ?? abs)
       if (!st) {
         brokenLinks++
         continue
       }
       if (st.isFile()) {
-        if (opts.accept(path.basename(abs))) files.push({abs, rel, real: await fs.realpath(abs)})
+        if (opts.accept(path.basename(abs))) {
+          const f: WalkedFile = {abs, rel, real: await realOf(abs, raw)}
+          if (raw) f.raw = raw
+          files.push(f)
+        }
       } else if (st.isDirectory() && opts.recursive) {
-        const real = await fs.realpath(abs)
+        const real = await realOf(abs, raw)
         if (visited.has(real)) linkedDirsSkipped++
-        else await walkReal(abs, rel, real)
+        else await walkReal(abs, rel, real, raw)
       }
     }
   }

@@ -10,6 +10,11 @@ export interface DatasetItem {
   /** Class index into Dataset.labels; undefined for unlabelled inputs. */
   label?: number
   split: string
+  /**
+   * The file's path as bytes, set only when it is not valid UTF-8 (predict discovery): `path` and `relPath` then
+   * show the invalid bytes as `\xHH`, so open the file through this.
+   */
+  rawPath?: Buffer
 }
 
 export interface Dataset {

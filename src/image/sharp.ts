@@ -17,8 +17,9 @@
  *    frame's rectangle take the colour of palette entry `transparency` (or 0),
  *    as Pillow's palette lookup gives them;
  *  - truncated data is an error, as Pillow's "image file is truncated".
- * Formats that Pillow 9.4 cannot open (SVG, HEIF/AVIF, ...) are refused; BMP
- * and other Pillow-only formats are not supported by sharp and are refused too.
+ * Formats that Pillow 9.4 cannot open (SVG, HEIF/AVIF, ...) are refused, unless
+ * `formats: 'all'` (poster predict) lets AVIF in; BMP and other Pillow-only
+ * formats are not supported by sharp and are refused too.
  */
 
 import {readFile} from 'node:fs/promises'

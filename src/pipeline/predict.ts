@@ -20,7 +20,15 @@ import {fnv1a32, formatShard, selectShard, type Shard} from '../datasets/shard.j
 import type {DatasetItem} from '../datasets/types.js'
 import {ImageError, reasonUnreadable} from '../image/errors.js'
 import {softmax} from '../metrics/classification.js'
-import {PredictionsWriter, argmax, predictColumns, type PredictionRow} from '../report/predictions-csv.js'
+import {
+  PredictionsWriter,
+  argmax,
+  classNamesFromColumns,
+  hasLandmarkColumns,
+  predictColumns,
+  readPredictions,
+  type PredictionRow,
+} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../report/run-dir.js'
 import {escapeXml} from '../report/xml.js'
 import {classifyBatches} from '../runtime/classify.js'
@@ -139,6 +147,52 @@ export function overlaySvg(width: number, height: number, landmarks: ArrayLike<n
   return parts.join('')
 }
 
+/**
+ * libvips keeps one error buffer for the whole process, so when images are decoded concurrently (a batch is decoded
+ * in parallel) a failed decode can be told another image's error: a truncated JPEG then reads "corrupt image:
+ * decoder error" or "not an image" instead of "truncated image", depending on its neighbours in the batch. Error
+ * rows would then differ between a run, its resumed or sharded twin and a rerun. So decodes run side by side, and
+ * one that fails is done once more alone (no other decode in flight, new ones held back): its reason then depends
+ * only on its own bytes. Failures are rare, so the cost is small.
+ */
+export class DecodeGate {
+  private running = 0
+  private exclusive: Promise<void> | undefined
+  private idle: Array<() => void> = []
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.shared(fn)
+    } catch {
+      return this.alone(fn)
+    }
+  }
+
+  private async shared<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.exclusive) await this.exclusive
+    this.running++
+    try {
+      return await fn()
+    } finally {
+      this.running--
+      if (this.running === 0) for (const wake of this.idle.splice(0)) wake()
+    }
+  }
+
+  private async alone<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.exclusive) await this.exclusive
+    let release!: () => void
+    this.exclusive = new Promise<void>((r) => (release = r))
+    try {
+      while (this.running > 0) await new Promise<void>((r) => this.idle.push(r))
+      return await fn()
+    } finally {
+      this.exclusive = undefined
+      release()
+    }
+  }
+}
+
 /** The file's bytes through its raw path (names that are not valid UTF-8), with eval's error reasons. */
 async function readRaw(item: DatasetItem): Promise<string | Uint8Array> {
   if (!item.rawPath) return item.path
@@ -147,6 +201,29 @@ async function readRaw(item: DatasetItem): Promise<string | Uint8Array> {
   } catch (e) {
     throw new ImageError('unreadable', reasonUnreadable((e as NodeJS.ErrnoException).code ?? 'EIO'), {path: item.relPath, cause: e})
   }
+}
+
+/** PredictionsWriter's "cannot resume" lists every column (146 with landmarks); say what differs instead. */
+async function explainResumeMismatch(e: unknown, output: string, columns: readonly string[]): Promise<unknown> {
+  if (!(e instanceof Error) || !e.message.startsWith('cannot resume')) return e
+  let had: string[]
+  try {
+    had = (await readPredictions(output)).columns
+  } catch {
+    return e
+  }
+  if (!had.includes('path') || !had.includes('status')) {
+    return new Error(`cannot resume ${output}: it is not a predictions file (its header is [${had.slice(0, 8).join(', ')}]); choose another --out`)
+  }
+  const diffs: string[] = []
+  const lmHad = hasLandmarkColumns(had)
+  const lmWant = hasLandmarkColumns(columns)
+  if (lmHad !== lmWant) diffs.push(lmHad ? 'it has landmark columns (pass --landmarks)' : 'it has no landmark columns (drop --landmarks)')
+  const cHad = classNamesFromColumns(had)
+  const cWant = classNamesFromColumns(columns)
+  if (cHad.join('\n') !== cWant.join('\n')) diffs.push(`its classes are [${cHad.join(', ')}], this model's are [${cWant.join(', ')}]`)
+  if (diffs.length === 0) diffs.push(`its header is [${had.slice(0, 8).join(', ')}${had.length > 8 ? ', ...' : ''}]`)
+  return new Error(`cannot resume ${output}: it was written by another kind of run: ${diffs.join('; ')}. Use the same model and flags, or another --out.`)
 }
 
 function describeDiscovery(d: Discovered): string[] {
@@ -218,11 +295,13 @@ async function predictWithModel(
   if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
 
-  const writer = await PredictionsWriter.open(output, {
-    columns: predictColumns(classes, {landmarks: opts.landmarks}),
-    classNames: classes,
-    resume: opts.resume,
-  })
+  const columns = predictColumns(classes, {landmarks: opts.landmarks})
+  let writer: PredictionsWriter
+  try {
+    writer = await PredictionsWriter.open(output, {columns, classNames: classes, resume: opts.resume})
+  } catch (e) {
+    throw await explainResumeMismatch(e, output, columns)
+  }
   const started = performance.now()
   let ok = 0
   let errors = 0
@@ -241,7 +320,10 @@ async function predictWithModel(
     }
     if (foreign > 0) warnings.push(`${output} holds ${foreign} rows for images that are not among this run's inputs; they are kept as they are`)
     skipped = done.size
-    for (const s of done.values()) s === 'ok' ? ok++ : errors++
+    for (const st of done.values()) {
+      if (st === 'ok') ok++
+      else errors++
+    }
     if (skipped > 0) status(`resuming: ${skipped} of ${items.length} images already in ${output}`)
 
     const todo = items.filter((i) => !done.has(i.relPath))
@@ -250,6 +332,7 @@ async function predictWithModel(
     const decodeOpts = {formats: 'all' as const, ...(opts.maxPixels === undefined ? {} : {limitInputPixels: opts.maxPixels})}
     const {preprocessInto} = await import('../image/preprocess.js')
     const {compositeSvgOnImage} = await import('../image/sharp.js')
+    const gate = new DecodeGate()
 
     let progressed = skipped
     opts.onProgress?.(progressed, items.length)
@@ -260,7 +343,8 @@ async function predictWithModel(
         batchSize: opts.batchSize ?? 32,
         preprocess: async (p, out, offset) => {
           const item = byPath.get(p)!
-          return preprocessInto(await readRaw(item), out, offset, {...decodeOpts, path: item.relPath})
+          const input = await readRaw(item)
+          return gate.run(() => preprocessInto(input, out, offset, {...decodeOpts, path: item.relPath}))
         },
         landmarks: wantLandmarks,
       },
@@ -284,7 +368,9 @@ async function predictWithModel(
           const target = path.join(opts.overlay, names.get(item.relPath)!)
           overlays.push(
             (async () => {
-              const png = await compositeSvgOnImage(await readRaw(item), overlaySvg(o.width!, o.height!, pixels, label), {...decodeOpts, path: item.relPath})
+              const input = await readRaw(item)
+              const svg = overlaySvg(o.width!, o.height!, pixels, label)
+              const png = await gate.run(() => compositeSvgOnImage(input, svg, {...decodeOpts, path: item.relPath}))
               await writeFileAtomic(target, png)
             })(),
           )
@@ -296,7 +382,10 @@ async function predictWithModel(
         if (s.status === 'rejected') warnings.push(`overlay not written: ${(s.reason as Error)?.message ?? String(s.reason)}`)
       }
       await writer.append(rows)
-      for (const r of rows) r.status === 'ok' ? ok++ : errors++
+      for (const r of rows) {
+        if (r.status === 'ok') ok++
+        else errors++
+      }
       processed += rows.length
       progressed += rows.length
       opts.onProgress?.(progressed, items.length)

@@ -1,0 +1,100 @@
+import {Args, Flags} from '@oclif/core'
+
+import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
+import {deviceFlag, progressBar, statusLine, threadsFlag} from '../cli/shared.js'
+import type {Shard} from '../datasets/shard.js'
+import type {PredictSummary} from '../pipeline/predict.js'
+
+export default class Predict extends PosterCommand {
+  static override summary = 'Predict the expression of every image in files and folders, one CSV row per image.'
+
+  static override description = `Runs each image through the same preprocessing as poster eval (Pillow-exact decode and resize, ImageNet normalisation) and the model, and writes one RFC 4180 row per input to --out:
+  path,status,error,pred,pred_name,confidence,p_<class>...   (+ lm<i>_x,lm<i>_y for i = 0..67 with --landmarks)
+status is ok or error; error says why an image could not be used (unreadable, empty, truncated, not an image, unsupported format, over --max-pixels). Such rows never stop the run. Class names come from the model (its 'labels' metadata, the registry, or --labels); a model without names gets class_0, class_1, ... Landmarks are in pixels of the original image.
+
+Inputs: image files and folders (sub-folders with --recursive). JPEG, PNG, WebP, TIFF, GIF (first frame), AVIF; extensions in any case; hidden files in folders skipped; symlinks followed once. Inputs are sorted by path, so reruns and shards agree; paths are written as given (names that are not valid UTF-8 show each bad byte as \\xHH).
+
+Output: --out defaults to predictions.csv in the current folder (predictions-K-of-N.csv when sharded); "{shard}" in --out becomes K-of-N. Rows are appended and synced batch by batch. An existing output is never replaced: pass --resume to continue it (inputs already in it are skipped; an interrupted run loses nothing) or remove it. --resume on a missing file just starts it, so a restarted job can always pass --resume.
+
+Sharding: --shard K/N runs a stable 1/N of the inputs (by a hash of the path). Without it, a Kubernetes Indexed Job sets the shard from JOB_COMPLETION_INDEX when --shards N is given, and a Slurm job array from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT. Join the shards' files with poster merge.
+
+${EXIT_CODES_HELP} Error rows do not change the exit code.`
+
+  static override examples = [
+    {description: 'A folder tree with the RAF-DB model', command: '<%= config.bin %> predict ./photos --recursive --model rafdb --out photos.csv'},
+    {description: 'A few files, with landmarks and overlays', command: '<%= config.bin %> predict face1.jpg face2.png --model ./poster.onnx --landmarks --overlay overlays/'},
+    {description: 'Continue an interrupted run', command: '<%= config.bin %> predict ./photos -r --model rafdb --out photos.csv --resume'},
+    {description: 'Shard 2 of 4 by hand, then join the four files', command: '<%= config.bin %> predict ./photos -r --model rafdb --shard 2/4 --out part-{shard}.csv && <%= config.bin %> merge part-*-of-4.csv --out all.csv'},
+    {description: 'Kubernetes Indexed Job (completions: 8, completionMode: Indexed): the container command', command: '<%= config.bin %> predict /data/photos -r --model rafdb --shards 8 --out /results/part-{shard}.csv --resume'},
+    {description: 'Slurm job array of 8 tasks', command: 'sbatch --array=0-7 --wrap "<%= config.bin %> predict /data/photos -r --model rafdb --out results/part-{shard}.csv --resume"'},
+    {description: 'Summary as JSON', command: '<%= config.bin %> predict ./photos --model rafdb --json'},
+  ]
+
+  static override strict = false
+
+  static override args = {
+    input: Args.string({description: 'image files and folders (any number)', required: true}),
+  }
+
+  static override flags = {
+    model: Flags.string({char: 'm', description: 'an .onnx file, a .pth checkpoint, or a registry name (rafdb, affectnet7, affectnet8, caers)', required: true}),
+    out: Flags.string({char: 'o', description: 'output CSV (default predictions.csv, or predictions-K-of-N.csv when sharded; {shard} becomes K-of-N)'}),
+    landmarks: Flags.boolean({description: 'add 68 landmark columns (lm<i>_x, lm<i>_y, pixels of the original image)', default: false}),
+    overlay: Flags.string({description: 'write <name>.png per image into this folder, with its landmarks and predicted label drawn'}),
+    recursive: Flags.boolean({char: 'r', description: 'search folders recursively', default: false}),
+    'batch-size': Flags.integer({char: 'b', description: 'images per batch', default: 32, min: 1}),
+    device: deviceFlag(),
+    threads: threadsFlag(),
+    labels: Flags.string({description: "the model's class order: rafdb, affectnet7, affectnet8, caers, or comma-separated names (overrides the model's metadata)"}),
+    resume: Flags.boolean({description: 'continue an existing --out: inputs already in it are skipped', default: false}),
+    shard: Flags.string({description: 'run only shard K of N (1-based, e.g. 2/4)'}),
+    shards: Flags.integer({description: 'number of shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or a Slurm array', min: 1}),
+    'max-pixels': Flags.integer({description: 'images with more pixels are error rows (decompression-bomb guard; default 178956970, as Pillow)', min: 1}),
+  }
+
+  async run(): Promise<PredictSummary> {
+    const {argv, flags} = await this.parse(Predict)
+    const inputs = argv as string[]
+    if (inputs.length === 0) throw new UsageError('give at least one image file or folder')
+    const {resolveShard} = await import('../datasets/shard.js')
+    let shard: Shard | undefined
+    try {
+      shard = resolveShard({shard: flags.shard, shards: flags.shards})
+    } catch (e) {
+      throw new UsageError((e as Error).message)
+    }
+    const {predict} = await import('../pipeline/predict.js')
+    const status = statusLine(this)
+    const bar = progressBar(this, 'images')
+    let result: PredictSummary
+    try {
+      result = await predict({
+        inputs,
+        model: flags.model,
+        out: flags.out,
+        landmarks: flags.landmarks,
+        overlay: flags.overlay,
+        recursive: flags.recursive,
+        batchSize: flags['batch-size'],
+        device: flags.device as 'cpu',
+        threads: flags.threads,
+        labels: flags.labels,
+        resume: flags.resume,
+        shard,
+        maxPixels: flags['max-pixels'],
+        onStatus: status,
+        onProgress: bar.update,
+      })
+    } finally {
+      bar.stop()
+    }
+    for (const w of result.warnings) status(`warning: ${w}`)
+    if (!this.jsonEnabled()) {
+      const parts = [`${result.ok} ok`, `${result.errors} errors`]
+      if (result.skipped_resumed > 0) parts.push(`${result.skipped_resumed} already done`)
+      this.log(`Wrote ${result.output}: ${result.images} images (${parts.join(', ')})${result.images_per_s > 0 ? `, ${result.images_per_s} images/s` : ''}`)
+      if (result.overlay) this.log(`Overlays in ${result.overlay}`)
+    }
+    return result
+  }
+}
