@@ -24,6 +24,7 @@
 
 import {readFile} from 'node:fs/promises'
 import type {Sharp, SharpOptions} from 'sharp'
+import {DecodeGate} from './decode-gate.js'
 import {
   ImageError, REASON_EMPTY, REASON_NOT_IMAGE, REASON_TRUNCATED,
   reasonTooLarge, reasonUnreadable, reasonUnsupportedFormat,
@@ -261,6 +262,13 @@ function baseOptions(limit: number): SharpOptions {
  * `PIL.Image.open(f).convert('RGB')` does. Throws ImageError.
  */
 export async function decodeRgb(input: string | Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
+  return decodeGate.run(() => decodeRgbNow(input, opts))
+}
+
+/** Every decode in the process goes through this gate, so an error's reason depends only on its own file. */
+const decodeGate = new DecodeGate()
+
+async function decodeRgbNow(input: string | Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
   const path = typeof input === 'string' ? input : opts.path
   const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS
   const buf = await readInput(input, path)

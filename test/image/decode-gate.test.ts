@@ -1,11 +1,11 @@
 /**
  * Error reasons must depend only on the file: libvips shares one error buffer across threads, so concurrent failing
- * decodes can swap messages. predict decodes through DecodeGate, which redoes a failed decode alone.
+ * decodes can swap messages. Every decode goes through DecodeGate, which redoes a failed decode alone.
  */
 import {describe, expect, it} from 'vitest'
 
 import {preprocessInto} from '../../src/image/preprocess.js'
-import {DecodeGate} from '../../src/pipeline/predict.js'
+import {DecodeGate} from '../../src/image/decode-gate.js'
 import {bmpBytes, solidImage} from '../helpers/predict-fixtures.js'
 
 function reasonOf(r: PromiseSettledResult<unknown>): string {
@@ -26,11 +26,10 @@ describe('DecodeGate', () => {
       [Buffer.alloc(0), 'empty file'],
       [png, 'ok'],
     ]
-    const gate = new DecodeGate()
     const out = new Float32Array(files.length * 3 * 224 * 224)
     for (let round = 0; round < 30; round++) {
       const order = files.map((_, i) => (i + round) % files.length)
-      const settled = await Promise.allSettled(order.map((i, slot) => gate.run(() => preprocessInto(files[i]![0], out, slot * 3 * 224 * 224))))
+      const settled = await Promise.allSettled(order.map((i, slot) => preprocessInto(files[i]![0], out, slot * 3 * 224 * 224)))
       settled.forEach((r, slot) => expect(reasonOf(r), `round ${round}, file ${order[slot]}`).toBe(files[order[slot]!]![1]))
     }
   })
