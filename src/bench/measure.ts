@@ -1,0 +1,342 @@
+/**
+ * The measurements of `poster bench`, each a plain async function that times one thing in this process. The
+ * benchmark runs each of them in a fresh child process (see child.ts / worker.ts) so that the peak RSS it reports
+ * belongs to that one measurement; the tests call them in process on a tiny model.
+ */
+import {mkdtemp, rm, stat} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {maxAbsDiff} from './stats.js'
+
+const ITEM = 3 * 224 * 224
+
+/** Model-only throughput: random input, one untimed warm-up batch, then a fixed number of images. */
+export interface ModelJob {
+  kind: 'model'
+  model: string
+  batch: number
+  /** Images in the timed part; rounded up to whole batches. */
+  images: number
+  threads?: number
+}
+
+export interface ModelMeasurement {
+  kind: 'model'
+  batch: number
+  images: number
+  /** session.run calls in the timed part. */
+  calls: number
+  /** openSession: load, graph optimisation, allocation. */
+  sessionMs: number
+  /** The untimed first batch. */
+  warmupMs: number
+  seconds: number
+  imagesPerSecond: number
+  msPerImage: number
+  /** Median latency of one session.run call in the timed part. */
+  callMsMedian: number
+}
+
+/** Decode + preprocess alone (sharp decode, Pillow-exact resize, normalisation), files read into memory first. */
+export interface PreprocessJob {
+  kind: 'preprocess'
+  paths: string[]
+  iterations: number
+  concurrency: number
+}
+
+export interface PreprocessMeasurement {
+  kind: 'preprocess'
+  images: number
+  imagesPerSecond: number
+  msPerImage: number
+  /** With `concurrency` images in flight (how eval decodes a batch). */
+  concurrentImagesPerSecond: number
+  concurrency: number
+  decodeMs: number
+  resizeMs: number
+  tensorMs: number
+}
+
+/** evaluate() end to end on a dataset folder: listing, session, decode, inference, metrics, report files. */
+export interface EvalJob {
+  kind: 'eval'
+  dataset: string
+  model: string
+  batch: number
+  threads?: number
+  /** Write confusion.png, calibration.svg and report.html too (eval's default: true). */
+  pictures?: boolean
+}
+
+export interface EvalMeasurement {
+  kind: 'eval'
+  batch: number
+  images: number
+  /** evaluate() wall time. */
+  seconds: number
+  imagesPerSecond: number
+  msPerImage: number
+  /** Before the first batch: dataset listing, session creation, run folder. */
+  setupSeconds: number
+  /** From the first batch to the last one's rows written. */
+  classifySeconds: number
+  /** After the last batch: metrics, metrics.json, report.md, pictures, report.html. */
+  finishSeconds: number
+  /** Images/s of the classify phase alone. */
+  classifyImagesPerSecond: number
+  /** metrics.json timings: time the model waited for decoding (not overlapped with inference), and inference. */
+  preprocessWaitSeconds: number
+  inferenceSeconds: number
+}
+
+/** Checkpoint → ONNX (convertCheckpoint), or the deterministic weights → graph → ONNX when no checkpoint is given. */
+export interface ConvertJob {
+  kind: 'convert'
+  /** A .pth to convert; absent: writeDeterministicModel (weights generated, no checkpoint read). */
+  checkpoint?: string
+  out: string
+  dtype: 'float32' | 'float16'
+  classes?: number
+  /** Delete the written file afterwards. */
+  remove?: boolean
+}
+
+export interface ConvertMeasurement {
+  kind: 'convert'
+  source: 'checkpoint' | 'deterministic'
+  dtype: 'float32' | 'float16'
+  seconds: number
+  bytes: number
+  /** convertCheckpoint's own split (checkpoint source only). */
+  readSeconds?: number
+  buildSeconds?: number
+  writeSeconds?: number
+}
+
+/** fp16 vs fp32 logits on the same deterministic input. */
+export interface ParityJob {
+  kind: 'parity'
+  fp32: string
+  fp16: string
+  batch: number
+  threads?: number
+}
+
+export interface ParityMeasurement {
+  kind: 'parity'
+  batch: number
+  fp32Bytes: number
+  fp16Bytes: number
+  maxAbsDiff: number
+  /** Top-1 agreement between the two, over the batch. */
+  argmaxAgreement: number
+  /** fp32 logits, row-major [batch, C] (compared with PyTorch when the baseline runs). */
+  logitsFp32: number[]
+}
+
+export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob
+export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement
+
+/** Deterministic pseudo-random input in [-2, 2): roughly the range of normalised images. */
+export function randomInput(n: number, seed = 12345): Float32Array {
+  const out = new Float32Array(n)
+  let a = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0
+    out[i] = (a / 4294967296) * 4 - 2
+  }
+  return out
+}
+
+/** Whole batches covering at least `images` images. */
+export function callsFor(images: number, batch: number): number {
+  return Math.max(1, Math.ceil(images / batch))
+}
+
+export async function measureModel(job: ModelJob): Promise<ModelMeasurement> {
+  const {openSession} = await import('../runtime/session.js')
+  const batch = Math.max(1, Math.floor(job.batch))
+  const calls = callsFor(job.images, batch)
+  const input = randomInput(batch * ITEM)
+  const t0 = performance.now()
+  const session = await openSession(job.model, {threads: job.threads})
+  const sessionMs = performance.now() - t0
+  try {
+    const w0 = performance.now()
+    await session.run(input, batch)
+    const warmupMs = performance.now() - w0
+    const lat: number[] = []
+    const s0 = performance.now()
+    for (let i = 0; i < calls; i++) {
+      const c0 = performance.now()
+      await session.run(input, batch)
+      lat.push(performance.now() - c0)
+    }
+    const seconds = (performance.now() - s0) / 1000
+    const images = calls * batch
+    lat.sort((a, b) => a - b)
+    const mid = lat.length >> 1
+    return {
+      kind: 'model',
+      batch,
+      images,
+      calls,
+      sessionMs,
+      warmupMs,
+      seconds,
+      imagesPerSecond: images / seconds,
+      msPerImage: (seconds * 1000) / images,
+      callMsMedian: lat.length % 2 ? lat[mid]! : (lat[mid - 1]! + lat[mid]!) / 2,
+    }
+  } finally {
+    await session.release()
+  }
+}
+
+export async function measurePreprocess(job: PreprocessJob): Promise<PreprocessMeasurement> {
+  const {benchPreprocess} = await import('../image/bench.js')
+  const r = await benchPreprocess(job.paths, Math.max(1, job.iterations), {concurrency: job.concurrency, warmup: 1})
+  return {
+    kind: 'preprocess',
+    images: r.images,
+    imagesPerSecond: r.imagesPerSecond,
+    msPerImage: 1000 / r.imagesPerSecond,
+    concurrentImagesPerSecond: r.concurrentImagesPerSecond,
+    concurrency: r.concurrency,
+    decodeMs: r.decodeMs,
+    resizeMs: r.resizeMs,
+    tensorMs: r.tensorMs,
+  }
+}
+
+export async function measureEval(job: EvalJob): Promise<EvalMeasurement> {
+  const {evaluate} = await import('../pipeline/evaluate.js')
+  const dir = await mkdtemp(join(tmpdir(), 'poster-bench-eval-'))
+  try {
+    let firstProgress: number | undefined
+    let lastProgress: number | undefined
+    const t0 = performance.now()
+    const result = await evaluate({
+      dataset: job.dataset,
+      format: 'rafdb',
+      split: 'test',
+      model: job.model,
+      batchSize: job.batch,
+      threads: job.threads,
+      out: join(dir, 'run'),
+      pictures: job.pictures ?? true,
+      onProgress: (done, total) => {
+        const now = performance.now()
+        firstProgress ??= now
+        if (done >= total) lastProgress = now
+      },
+    })
+    const t1 = performance.now()
+    const images = result.metrics.n_images + result.metrics.n_failed
+    if (result.metrics.n_failed > 0) throw new Error(`${result.metrics.n_failed} of ${images} images failed in eval`)
+    const seconds = (t1 - t0) / 1000
+    const first = firstProgress ?? t0
+    const last = lastProgress ?? t1
+    const classifySeconds = (last - first) / 1000
+    return {
+      kind: 'eval',
+      batch: job.batch,
+      images,
+      seconds,
+      imagesPerSecond: images / seconds,
+      msPerImage: (seconds * 1000) / images,
+      setupSeconds: (first - t0) / 1000,
+      classifySeconds,
+      finishSeconds: (t1 - last) / 1000,
+      classifyImagesPerSecond: images / Math.max(classifySeconds, 1e-9),
+      preprocessWaitSeconds: timing(result.metrics.timings, 'preprocess_wait_s', 'preprocess_s'),
+      inferenceSeconds: timing(result.metrics.timings, 'inference_s'),
+    }
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
+/** A metrics.json timing by the first of `names` present (the field names have changed over versions). */
+function timing(timings: object, ...names: string[]): number {
+  const t = timings as Record<string, unknown>
+  for (const n of names) if (typeof t[n] === 'number') return t[n] as number
+  return 0
+}
+
+export async function measureConvert(job: ConvertJob): Promise<ConvertMeasurement> {
+  const convert = await import('../convert/convert.js')
+  try {
+    const t0 = performance.now()
+    if (job.checkpoint) {
+      const r = await convert.convertCheckpoint({checkpoint: job.checkpoint, out: job.out, dtype: job.dtype, classes: job.classes})
+      const seconds = (performance.now() - t0) / 1000
+      return {
+        kind: 'convert',
+        source: 'checkpoint',
+        dtype: job.dtype,
+        seconds,
+        bytes: r.bytes,
+        readSeconds: r.seconds.read,
+        buildSeconds: r.seconds.build,
+        writeSeconds: r.seconds.write,
+      }
+    }
+    const {bytes} = await convert.writeDeterministicModel(job.out, job.classes ?? 7, job.dtype)
+    return {kind: 'convert', source: 'deterministic', dtype: job.dtype, seconds: (performance.now() - t0) / 1000, bytes}
+  } finally {
+    if (job.remove) await rm(job.out, {force: true})
+  }
+}
+
+export async function measureParity(job: ParityJob): Promise<ParityMeasurement> {
+  const {openSession} = await import('../runtime/session.js')
+  const {deterministicInput} = await import('../poster/deterministic-weights.js')
+  const input = deterministicInput(job.batch).data
+  const logitsOf = async (path: string) => {
+    const s = await openSession(path, {threads: job.threads})
+    try {
+      return Float32Array.from((await s.run(input, job.batch)).logits)
+    } finally {
+      await s.release()
+    }
+  }
+  const a = await logitsOf(job.fp32)
+  const b = await logitsOf(job.fp16)
+  const C = a.length / job.batch
+  let agree = 0
+  for (let i = 0; i < job.batch; i++) if (argmax(a.subarray(i * C, (i + 1) * C)) === argmax(b.subarray(i * C, (i + 1) * C))) agree++
+  return {
+    kind: 'parity',
+    batch: job.batch,
+    fp32Bytes: (await stat(job.fp32)).size,
+    fp16Bytes: (await stat(job.fp16)).size,
+    maxAbsDiff: maxAbsDiff(a, b),
+    argmaxAgreement: agree / job.batch,
+    logitsFp32: Array.from(a),
+  }
+}
+
+function argmax(v: ArrayLike<number>): number {
+  let best = 0
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i
+  return best
+}
+
+/** Run one job in this process. */
+export async function runJob(job: BenchJob): Promise<Measurement> {
+  switch (job.kind) {
+    case 'model':
+      return measureModel(job)
+    case 'preprocess':
+      return measurePreprocess(job)
+    case 'eval':
+      return measureEval(job)
+    case 'convert':
+      return measureConvert(job)
+    case 'parity':
+      return measureParity(job)
+  }
+}

@@ -1,0 +1,121 @@
+/** Turns a BenchResult into the printed header and table rows. */
+import {relativeSpread, type Summary} from './stats.js'
+import {formatBytes, formatDuration, formatNumber, formatRatio, formatTable, type TableRow} from './table.js'
+import type {BenchResult, ModelEntry} from './run.js'
+
+function spread(s: Summary): string {
+  return s.n > 1 ? `, spread ±${((relativeSpread(s) / 2) * 100).toFixed(0)}% over ${s.n}` : ''
+}
+
+function modelRow(label: string, m: ModelEntry): TableRow {
+  return {
+    measurement: label,
+    batch: m.batch,
+    imagesPerSecond: m.imagesPerSecond.median,
+    msPerImage: m.msPerImage,
+    peakRssMb: m.peakRssMb,
+    notes: `${m.images} img, session ${formatDuration(m.sessionMs.median / 1000)}, warm-up ${formatDuration(m.warmupMs / 1000)}, run() ${formatDuration(m.callMsMedian / 1000)}${spread(m.imagesPerSecond)}`,
+  }
+}
+
+export function benchRows(r: BenchResult): TableRow[] {
+  const rows: TableRow[] = []
+  const graph = r.model.source === 'deterministic' ? 'POSTER++ ONNX' : 'model ONNX'
+  for (const m of r.modelOnly) rows.push(modelRow(`model-only (${graph}, CPU)`, m))
+  if (r.sessionMs) {
+    rows.push({
+      measurement: 'session creation',
+      notes: `${formatDuration(r.sessionMs.median / 1000)} median (min ${formatDuration(r.sessionMs.min / 1000)}, max ${formatDuration(r.sessionMs.max / 1000)}) over ${r.sessionMs.n} model-only children; not in model-only images/s`,
+    })
+  }
+  for (const p of r.preprocess) {
+    rows.push({
+      measurement: `decode+preprocess ${p.size.replace('x', '×')} JPEG`,
+      batch: 'seq',
+      imagesPerSecond: p.imagesPerSecond.median,
+      msPerImage: p.msPerImage,
+      peakRssMb: p.peakRssMb,
+      notes: `decode ${formatNumber(p.decodeMs)} + resize ${formatNumber(p.resizeMs)} + tensor ${formatNumber(p.tensorMs)} ms; ${p.concurrency} in flight: ${formatNumber(p.concurrentImagesPerSecond.median)} img/s${spread(p.imagesPerSecond)}`,
+    })
+  }
+  for (const e of r.eval) {
+    rows.push({
+      measurement: `eval ${e.size.replace('x', '×')} JPEG (${e.images} img)`,
+      batch: e.batch,
+      imagesPerSecond: e.imagesPerSecond.median,
+      msPerImage: e.msPerImage,
+      peakRssMb: e.peakRssMb,
+      notes:
+        `${formatRatio(e.ratioToModel)} of model-only; setup ${formatDuration(e.setupSeconds)}, ` +
+        `batches ${formatDuration(e.classifySeconds)} (${formatNumber(e.classifyImagesPerSecond)} img/s, ${formatRatio(e.classifyRatioToModel)}), ` +
+        `reports ${formatDuration(e.finishSeconds)}${spread(e.imagesPerSecond)}`,
+    })
+  }
+  for (const c of r.convert) {
+    const split =
+      c.readSeconds !== undefined ? ` (read ${formatDuration(c.readSeconds)}, build ${formatDuration(c.buildSeconds)}, write ${formatDuration(c.writeSeconds)})` : ''
+    rows.push({
+      measurement: c.source === 'checkpoint' ? `convert .pth → ONNX ${c.dtype}` : `build+write ONNX ${c.dtype} (no .pth)`,
+      peakRssMb: c.peakRssMb,
+      notes: `${formatDuration(c.seconds.median)}${split}, ${formatBytes(c.bytes)}${c.source === 'deterministic' ? ', deterministic weights, no checkpoint read' : ''}${spread(c.seconds)}`,
+    })
+  }
+  if (r.fp16) {
+    const f = r.fp16
+    rows.push({
+      measurement: 'fp16 vs fp32 logits',
+      batch: f.batch,
+      peakRssMb: f.peakRssMb,
+      notes: `fp16 ${formatBytes(f.fp16Bytes)} vs fp32 ${formatBytes(f.fp32Bytes)}; max |Δlogit| ${f.maxAbsDiff.toExponential(2)}; top-1 agrees ${(f.argmaxAgreement * 100).toFixed(0)}%`,
+    })
+  }
+  const pt = r.pytorch
+  if (pt.skipped || (pt.error && pt.eager.length === 0)) {
+    rows.push({measurement: 'PyTorch baseline', notes: pt.skipped ? `skipped: ${pt.skipped}` : `failed: ${pt.error}`})
+  } else {
+    for (const t of pt.eager) {
+      rows.push({
+        measurement: `PyTorch eager (official, torch ${pt.torch ?? '?'})`,
+        batch: t.batch,
+        imagesPerSecond: t.imagesPerSecond.median,
+        msPerImage: t.msPerImage,
+        peakRssMb: t.peakRssMb,
+        notes: `ONNX model-only is ${formatRatio(t.onnxSpeedup)} of this; ${t.images} img, ${pt.threads ?? '?'} threads, 1-image warm-up ${formatDuration(t.warmupMs / 1000)}${spread(t.imagesPerSecond)}`,
+      })
+    }
+    if (pt.exported) {
+      const row = modelRow('torch.onnx.export graph (ORT, CPU)', pt.exported)
+      row.notes = `export ${formatDuration(pt.export?.export_s)}, ${formatBytes(pt.export?.bytes)}; converted graph is ${formatRatio(pt.convertedOverExported)} of this; ${row.notes}`
+      rows.push(row)
+    } else if (pt.exportSkipped) {
+      rows.push({measurement: 'torch.onnx.export graph (ORT, CPU)', notes: `skipped: ${pt.exportSkipped}`})
+    }
+    if (pt.parityMaxAbsDiff !== undefined) {
+      rows.push({measurement: 'PyTorch vs converted ONNX logits', batch: 2, notes: `max |Δlogit| ${pt.parityMaxAbsDiff.toExponential(2)} (deterministic input, fp32)`})
+    }
+  }
+  for (const e of r.errors) rows.push({measurement: `FAILED ${e.measurement}`, notes: e.message.slice(0, 200)})
+  return rows
+}
+
+export function benchHeader(r: BenchResult): string {
+  const m = r.machine
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ')
+  return [
+    `poster bench ${r.tool.version} — ${r.created_at}`,
+    `CPU     ${m.cpu}, ${m.cores} logical cores (${m.availableParallelism} available), ${m.memoryGiB} GiB RAM, ${m.platform} ${m.arch}`,
+    `Runtime Node ${m.node}, onnxruntime-node ${m.onnxruntime} (CPU EP, ${r.settings.threads} intra-op threads), sharp ${m.sharp} / libvips ${m.libvips}`,
+    `Load    ${load(r.load.start)} at start (1/5/15 min), ${load(r.load.end)} at end`,
+    `Model   ${r.model.path} (${formatBytes(r.model.bytes)}): ${r.model.note}`,
+    `Method  median of ${r.settings.runs} run${r.settings.runs > 1 ? 's' : ''}, each measurement in a fresh process (peak RSS = its maxRSS); ` +
+      `model-only: random input, ${r.settings.modelImages}+ images after one untimed warm-up batch; eval: evaluate() end to end incl. session creation and report files` +
+      (r.settings.quick ? '; --quick' : ''),
+    ...(r.pytorch.torch
+      ? [`PyTorch torch ${r.pytorch.torch}, ${r.pytorch.threads ?? '?'} threads, eager, eval mode, inference_mode; BLAS: ${r.pytorch.blas ?? 'unknown'}`]
+      : []),
+  ].join('\n')
+}
+
+export function benchReport(r: BenchResult): string {
+  return `${benchHeader(r)}\n\n${formatTable(benchRows(r))}\n\ntotal ${formatDuration(r.seconds)}`
+}

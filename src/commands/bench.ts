@@ -1,0 +1,64 @@
+import {existsSync} from 'node:fs'
+
+import {Flags} from '@oclif/core'
+
+import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
+import {statusLine, threadsFlag} from '../cli/shared.js'
+import type {BenchResult} from '../bench/run.js'
+
+export default class Bench extends PosterCommand {
+  static override summary = 'Measure POSTER++ speed and memory on this machine: model-only, preprocessing, whole eval, conversion.'
+
+  static override description = `Runs each measurement in a fresh process (so its peak RSS is its own) and reports medians over --runs:
+  model-only    images/s at batch 1, 8, 32 on CPU (random input, warm-up excluded); session creation separately
+  preprocess    decode + Pillow-exact resize + normalisation alone, on 100×100 and 640×480 JPEGs
+  eval          poster eval end to end (listing, session, decode, inference, metrics, report files) at batch 1, 8, 32
+                on generated RAF-DB-like sets of 100×100 and 640×480 JPEGs, and its ratio to model-only
+  convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
+                deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
+
+Without --model the real POSTER++ graph with deterministic UNTRAINED weights is built once into the cache (same speed as the trained model, chance-level accuracy). Generated datasets are cached too.
+
+Optional PyTorch baseline: with POSTER_BENCH_PYTHON (a python with torch + numpy) and POSTER_BENCH_OFFICIAL (a checkout of Talented-Q/POSTER_V2), the official model runs in PyTorch eager with the same weights at the same batch sizes, and a torch.onnx.export graph (fixed batch 8) is timed under onnxruntime-node.
+
+The table goes to stdout, progress to stderr, the full results as JSON to --out. Figures are only meaningful on an otherwise idle machine: the load average is reported.
+
+${EXIT_CODES_HELP}`
+
+  static override examples = [
+    {description: 'Full benchmark (a few minutes)', command: '<%= config.bin %> bench'},
+    {description: 'Smoke run', command: '<%= config.bin %> bench --quick'},
+    {description: 'Your converted model, 5 runs each', command: '<%= config.bin %> bench --model rafdb.onnx --runs 5'},
+    {
+      description: 'With the PyTorch baseline',
+      command: 'POSTER_BENCH_PYTHON=/usr/bin/python3 POSTER_BENCH_OFFICIAL=~/POSTER_V2 <%= config.bin %> bench',
+    },
+  ]
+
+  static override flags = {
+    model: Flags.string({char: 'm', description: 'an .onnx model (default: the deterministic untrained POSTER++, built once)'}),
+    runs: Flags.integer({description: 'runs per measurement; the median is reported (default 3, --quick 1)', min: 1}),
+    quick: Flags.boolean({description: 'fast smoke run: fewer images, one run, no torch.onnx.export', default: false}),
+    threads: threadsFlag(),
+    out: Flags.string({char: 'o', description: 'JSON results file (default bench-results/bench-<timestamp>.json)'}),
+  }
+
+  async run(): Promise<BenchResult> {
+    const {flags} = await this.parse(Bench)
+    if (flags.model !== undefined && (!/\.onnx$/i.test(flags.model) || !existsSync(flags.model))) {
+      throw new UsageError(`--model expects an existing .onnx file; got ${flags.model} (convert a checkpoint first with poster convert)`)
+    }
+    const {runBench, writeBenchResult, defaultResultPath} = await import('../bench/run.js')
+    const status = statusLine(this)
+    const result = await runBench({model: flags.model, runs: flags.runs, quick: flags.quick, threads: flags.threads, onStatus: status})
+    const path = await writeBenchResult(result, flags.out ?? defaultResultPath())
+    if (!this.jsonEnabled()) {
+      const {benchReport} = await import('../bench/report.js')
+      this.log(benchReport(result))
+      this.log(`\nresults  ${path}`)
+    } else {
+      status(`results  ${path}`)
+    }
+    return result
+  }
+}
