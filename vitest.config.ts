@@ -1,3 +1,6 @@
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
@@ -8,5 +11,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // Model hashes, conversions and the demo model go to a throwaway cache, never the user's ~/.cache/poster.
+    env: {POSTER_CACHE: join(tmpdir(), `poster-test-cache-${process.pid}`)},
   },
 })

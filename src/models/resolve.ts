@@ -135,12 +135,22 @@ export async function sha256File(path: string, signal?: AbortSignal): Promise<st
 
 type HashIndex = Record<string, {size: number; mtimeMs: number; sha256: string}>
 
-/** SHA-256 of a checkpoint, remembered in the cache by absolute path + size + mtime. */
-async function checkpointHash(
+/**
+ * SHA-256 of a file (checkpoint or model), remembered in the cache by absolute path + size + mtime, so a
+ * 180-240 MB file is hashed once rather than at every run.
+ */
+export async function cachedSha256(path: string, opts: {dir?: string; signal?: AbortSignal} = {}): Promise<string> {
+  const abs = resolvePath(path)
+  const st = await statFile(abs)
+  if (!st) throw new Error(`no such file: ${path}`)
+  return fileHash(abs, st, opts.dir ?? defaultCacheDir(), {signal: opts.signal})
+}
+
+async function fileHash(
   path: string,
   st: {size: number; mtimeMs: number},
   dir: string,
-  opts: ResolveOptions,
+  opts: Pick<ResolveOptions, 'onStatus' | 'signal'>,
 ): Promise<string> {
   const indexPath = hashIndexPath(dir)
   let index: HashIndex = {}
@@ -162,8 +172,12 @@ async function checkpointHash(
     index = {}
   }
   index[path] = {size: st.size, mtimeMs: st.mtimeMs, sha256}
-  await mkdir(dir, {recursive: true})
-  await writeJsonAtomic(indexPath, index)
+  try {
+    await mkdir(dir, {recursive: true})
+    await writeJsonAtomic(indexPath, index)
+  } catch {
+    // The index only saves time: a read-only cache folder means hashing again next run, not failing this one.
+  }
   return sha256
 }
 
@@ -244,7 +258,7 @@ async function resolveCheckpoint(path: string, dir: string, opts: ResolveOptions
   const converter = opts.converterVersion ?? '1'
   const st = await statFile(path)
   if (!st) throw new Error(`no such checkpoint file: ${path}`)
-  const sha256 = await checkpointHash(path, st, dir, opts)
+  const sha256 = await fileHash(path, st, dir, opts)
   const onnx = join(convertedDir(dir), `${sha256.slice(0, 16)}.onnx`)
   const base = {source: 'checkpoint' as const, checkpointPath: path, sha256, onnxPath: onnx, downloaded: false}
   const cached = async () => {

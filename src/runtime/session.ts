@@ -2,8 +2,10 @@
  * The only module that imports onnxruntime-node. It is imported lazily (`await import`) so that commands
  * which run no model start without loading the native runtime.
  */
-import {existsSync, statSync} from 'node:fs'
-import {cpus} from 'node:os'
+import {existsSync} from 'node:fs'
+import {mkdir, rename, rm} from 'node:fs/promises'
+import {dirname} from 'node:path'
+import {arch, cpus} from 'node:os'
 
 import type {InferenceSession as OrtSession, Tensor as OrtTensor} from 'onnxruntime-node'
 
@@ -14,8 +16,11 @@ export interface SessionOptions {
   device?: Device
   /** Intra-op threads; default: one per physical core ORT sees. */
   threads?: number
-  /** Save the optimised graph next to the model (MODEL.ort-opt.onnx) and load it next time: a faster second start. */
-  optimizedCache?: boolean
+  /**
+   * Where to keep ORT's optimised graph between runs (a faster second start). It must be unique to the model's
+   * content, the onnxruntime version and the CPU, since the optimised graph is specific to all three.
+   */
+  optimizedCache?: string
 }
 
 export interface TensorSignature {
@@ -127,29 +132,53 @@ export function defaultThreads(): number {
   return Math.max(1, cpus().length)
 }
 
-export async function openSession(modelPath: string, opts: SessionOptions = {}): Promise<LoadedSession> {
-  const device = opts.device ?? 'cpu'
-  const {InferenceSession, Tensor} = await ort()
-  const optimizedPath = `${modelPath}.ort-opt.onnx`
-  // A cached optimised graph is only trusted when it is newer than the model it was made from.
-  const useCached =
-    opts.optimizedCache === true &&
-    device === 'cpu' &&
-    existsSync(optimizedPath) &&
-    statSync(optimizedPath).mtimeMs >= statSync(modelPath).mtimeMs
-  const options: OrtSession.SessionOptions = {
+/**
+ * Create the session. On CPU with an `optimizedCache` path, the graph ORT optimised on an earlier start is loaded
+ * as is (on 2 cores: 95 ms instead of 520 ms, same outputs); the first start writes it (to a temporary name,
+ * renamed when complete, so a killed start leaves nothing half-written). A cache file that fails to load is
+ * removed and the model is optimised again; a cache that cannot be written is simply not used.
+ */
+async function createSession(modelPath: string, device: Device, opts: SessionOptions): Promise<OrtSession> {
+  const {InferenceSession} = await ort()
+  const base: OrtSession.SessionOptions = {
     executionProviders: executionProviders(device),
-    graphOptimizationLevel: useCached ? 'disabled' : 'all',
+    graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.threads ?? defaultThreads(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
     enableCpuMemArena: true,
+    // The memory pattern pre-plans one block for every intermediate of a run: at batch 32 POSTER++ peaked at
+    // 1.74 GB with it and 1.14 GB without, and ran no slower (88 vs 81-83 ms/image on 2 cores).
+    enableMemPattern: false,
     logSeverityLevel: 3,
   }
-  if (opts.optimizedCache && !useCached && device === 'cpu') options.optimizedModelFilePath = optimizedPath
+  const cache = device === 'cpu' ? opts.optimizedCache : undefined
+  if (!cache) return InferenceSession.create(modelPath, base)
+  if (existsSync(cache)) {
+    try {
+      return await InferenceSession.create(cache, {...base, graphOptimizationLevel: 'disabled'})
+    } catch {
+      await rm(cache, {force: true}).catch(() => {})
+    }
+  }
+  const tmp = `${cache}.tmp-${process.pid}`
+  try {
+    await mkdir(dirname(cache), {recursive: true})
+    const session = await InferenceSession.create(modelPath, {...base, optimizedModelFilePath: tmp})
+    await rename(tmp, cache).catch(() => rm(tmp, {force: true}))
+    return session
+  } catch {
+    await rm(tmp, {force: true}).catch(() => {})
+    return InferenceSession.create(modelPath, base)
+  }
+}
+
+export async function openSession(modelPath: string, opts: SessionOptions = {}): Promise<LoadedSession> {
+  const device = opts.device ?? 'cpu'
+  const {Tensor} = await ort()
   let session: OrtSession
   try {
-    session = await InferenceSession.create(useCached ? optimizedPath : modelPath, options)
+    session = await createSession(modelPath, device, opts)
   } catch (error) {
     const msg = error instanceof Error ? error.message : String(error)
     if (device !== 'cpu' && /provider|cuda|webgpu|dawn|shared librar/i.test(msg)) {
@@ -187,4 +216,11 @@ export async function openSession(modelPath: string, opts: SessionOptions = {}):
     },
     release: () => session.release(),
   }
+}
+
+/** A key for optimised-graph caches: onnxruntime version, CPU model and architecture. */
+export async function runtimeFingerprint(): Promise<string> {
+  const {env} = await ort()
+  const cpu = (cpus()[0]?.model ?? 'cpu').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')
+  return `ort${env.versions.common}-${arch()}-${cpu}`
 }
