@@ -4,17 +4,10 @@
  * shards' outputs can simply be concatenated.
  */
 
+import {fnv1a32} from '../hash.js'
 import type {DatasetItem} from './types.js'
 
-/** FNV-1a, 32 bit, over the UTF-8 bytes of `s` (offset 0x811C9DC5, prime 0x01000193). */
-export function fnv1a32(s: string): number {
-  let h = 0x811c9dc5
-  for (const b of new TextEncoder().encode(s)) {
-    h ^= b
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+export {fnv1a32} from '../hash.js'
 
 /** The 0-based shard (0..n-1) that `relPath` belongs to. */
 export function shardOf(relPath: string, n: number): number {

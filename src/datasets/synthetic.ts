@@ -6,19 +6,9 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import {mulberry32} from '../hash.js'
 import {RAFDB} from './labels.js'
 
-/** Small deterministic PRNG (mulberry32) so the same seed always writes the same images. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** An SVG cartoon face for RAF-DB class `label` (0 Surprise … 6 Neutral), 100×100 user units. */
 export function faceSvg(label: number, rand: () => number): string {
@@ -63,7 +53,7 @@ export interface SyntheticOptions {
 /** Write a RAF-DB basic tree (EmoLabel/list_patition_label.txt + Image/aligned/*_aligned.jpg) at `root`. */
 export async function writeSyntheticRafdb(root: string, opts: SyntheticOptions): Promise<{images: number}> {
   const {svgToJpeg} = await import('../image/sharp.js')
-  const rand = prng(opts.seed ?? 1)
+  const rand = mulberry32(opts.seed ?? 1)
   const width = opts.width ?? 100
   const height = opts.height ?? 100
   await mkdir(join(root, 'EmoLabel'), {recursive: true})

@@ -3,20 +3,8 @@
  * seed, so metrics.json is reproducible byte for byte.
  */
 
-/**
- * mulberry32: a small 32-bit PRNG (Tommy Ettinger's), good enough for resampling and fully deterministic.
- * Returns a function yielding floats in [0, 1). The seed is taken modulo 2^32.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import {mulberry32} from '../hash.js'
+export {mulberry32} from '../hash.js'
 
 /**
  * Quantile of an ascending-sorted array by linear interpolation between order statistics (numpy's default

@@ -12,6 +12,7 @@ import type {HostTensor, TensorMap} from '../tensor.js'
 import {numel} from '../tensor.js'
 import {posterV2Spec} from './architecture.js'
 import {relativePositionIndex} from './cross-attention.js'
+import {fnv1a32} from '../hash.js'
 
 export const WEIGHT_SEED = 'poster-parity-v1'
 export const INPUT_SEED = 'parity-input-v1'
@@ -25,15 +26,7 @@ export interface ManifestEntry {
   scale: number | null
 }
 
-/** FNV-1a, 32 bit, over the UTF-8 bytes of `s`. */
-export function fnv1a32(s: string): number {
-  let h = 0x811c9dc5
-  for (const b of new TextEncoder().encode(s)) {
-    h ^= b
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+export {fnv1a32} from '../hash.js'
 
 /** The i-th uniform value in [-1, 1) of the stream `seed`. */
 export function uniformAt(seed: number, i: number): number {
