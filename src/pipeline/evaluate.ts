@@ -192,6 +192,9 @@ async function evaluateWithModel(
 ): Promise<EvaluateResult> {
   const status = opts.onStatus ?? (() => {})
   const warnings: string[] = []
+  if (model.metadata.untrained === 'true') {
+    warnings.push('UNTRAINED model (deterministic demo weights): accuracy is chance level by design; this run shows the pipeline, not POSTER++')
+  }
   const dsLabels = dataset.labels
   if (model.numClasses !== dsLabels.length) {
     throw new Error(
