@@ -136,8 +136,56 @@ export interface ParityMeasurement {
   logitsFp32: number[]
 }
 
-export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob
-export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement
+/**
+ * `poster predict` end to end on a folder: discovery, model open, decode, inference, predictions.csv streamed to a
+ * temporary file (removed afterwards), which is then read back and its rows counted.
+ */
+export interface PredictJob {
+  kind: 'predict'
+  /** A folder of images (not searched recursively). */
+  folder: string
+  model: string
+  /** Default 32, predict's own default. */
+  batch?: number
+  threads?: number
+  /** Write the 136 landmark columns (default true); a model without a landmarks output runs without them. */
+  landmarks?: boolean
+  /** Fail unless the CSV holds exactly this many rows. */
+  expectRows?: number
+}
+
+export interface PredictMeasurement {
+  kind: 'predict'
+  batch: number
+  /** Inputs predict discovered and ran. */
+  images: number
+  /** Data rows read back from the written CSV (checked against expectRows when given). */
+  rows: number
+  /** Of those, status ok. */
+  ok: number
+  /** Whether the landmark columns were written. */
+  landmarks: boolean
+  /** Why landmarks were asked for but not written. */
+  landmarksNote?: string
+  columns: number
+  csvBytes: number
+  /** predict() wall time. */
+  seconds: number
+  imagesPerSecond: number
+  msPerImage: number
+  /** Before the first batch: discovery, model open (session), output opened. */
+  setupSeconds: number
+  /** From the first batch to the last one's rows on disk. */
+  batchSeconds: number
+  batchImagesPerSecond: number
+  /** After the last batch: output closed, session released. */
+  finishSeconds: number
+  /** predict's own images/s (its summary: batch processing, model loading not counted). */
+  pipelineImagesPerSecond: number
+}
+
+export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob
+export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement | PredictMeasurement
 
 /** Deterministic pseudo-random input in [-2, 2): roughly the range of normalised images. */
 export function randomInput(n: number, seed = 12345): Float32Array {
@@ -259,6 +307,82 @@ export async function measureEval(job: EvalJob): Promise<EvalMeasurement> {
   }
 }
 
+export async function measurePredict(job: PredictJob): Promise<PredictMeasurement> {
+  const {predict} = await import('../pipeline/predict.js')
+  const dir = await mkdtemp(join(tmpdir(), 'poster-bench-predict-'))
+  const out = join(dir, 'predictions.csv')
+  const batch = Math.max(1, Math.floor(job.batch ?? 32))
+  try {
+    let landmarks = job.landmarks ?? true
+    let landmarksNote: string | undefined
+    const once = async () => {
+      let firstProgress: number | undefined
+      let lastProgress: number | undefined
+      const t0 = performance.now()
+      const summary = await predict({
+        inputs: [job.folder],
+        model: job.model,
+        out,
+        landmarks,
+        batchSize: batch,
+        threads: job.threads,
+        onProgress: (done, total) => {
+          const now = performance.now()
+          firstProgress ??= now
+          if (done >= total) lastProgress = now
+        },
+      })
+      const t1 = performance.now()
+      return {summary, t0, t1, first: firstProgress ?? t0, last: lastProgress ?? t1}
+    }
+    let r: Awaited<ReturnType<typeof once>>
+    try {
+      r = await once()
+    } catch (error) {
+      // predict refuses --landmarks before opening the output; a user model without the output runs without them.
+      if (!landmarks || !(error instanceof Error) || !error.message.startsWith('--landmarks:')) throw error
+      landmarks = false
+      landmarksNote = error.message.replace(/^--landmarks: /, '')
+      await rm(out, {force: true})
+      r = await once()
+    }
+    const {summary, t0, t1, first, last} = r
+    const {readPredictions, hasLandmarkColumns} = await import('../report/predictions-csv.js')
+    const file = await readPredictions(out)
+    const rows = file.rows.length
+    if (job.expectRows !== undefined && rows !== job.expectRows) {
+      throw new Error(`predict wrote ${rows} rows to its CSV; expected ${job.expectRows} (one per image)`)
+    }
+    if (rows !== summary.images) throw new Error(`predict wrote ${rows} rows for ${summary.images} images`)
+    if (landmarks !== hasLandmarkColumns(file.columns)) throw new Error(`landmark columns ${landmarks ? 'missing from' : 'unexpected in'} the CSV`)
+    const ok = file.rows.filter((row) => row.status === 'ok').length
+    if (ok !== rows) throw new Error(`${rows - ok} of ${rows} images failed in predict (status=error rows)`)
+    const seconds = (t1 - t0) / 1000
+    const batchSeconds = (last - first) / 1000
+    return {
+      kind: 'predict',
+      batch,
+      images: summary.images,
+      rows,
+      ok,
+      landmarks,
+      ...(landmarksNote ? {landmarksNote} : {}),
+      columns: file.columns.length,
+      csvBytes: (await stat(out)).size,
+      seconds,
+      imagesPerSecond: summary.images / seconds,
+      msPerImage: (seconds * 1000) / Math.max(summary.images, 1),
+      setupSeconds: (first - t0) / 1000,
+      batchSeconds,
+      batchImagesPerSecond: summary.images / Math.max(batchSeconds, 1e-9),
+      finishSeconds: (t1 - last) / 1000,
+      pipelineImagesPerSecond: summary.images_per_s,
+    }
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+}
+
 /** A metrics.json timing by the first of `names` present (the field names have changed over versions). */
 function timing(timings: object, ...names: string[]): number {
   const t = timings as Record<string, unknown>
@@ -338,5 +462,7 @@ export async function runJob(job: BenchJob): Promise<Measurement> {
       return measureConvert(job)
     case 'parity':
       return measureParity(job)
+    case 'predict':
+      return measurePredict(job)
   }
 }

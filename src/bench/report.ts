@@ -51,6 +51,21 @@ export function benchRows(r: BenchResult): TableRow[] {
         `reports ${formatDuration(e.finishSeconds)}${spread(e.imagesPerSecond)}`,
     })
   }
+  if (r.predict) {
+    const p = r.predict
+    const columns = p.landmarks ? `+landmarks, ${p.columns} columns` : `${p.columns} columns, no landmarks${p.landmarksNote ? ` (${p.landmarksNote})` : ''}`
+    rows.push({
+      measurement: `predict ${p.images} × ${p.size.replace('x', '×')} JPEG folder`,
+      batch: p.batch,
+      imagesPerSecond: p.imagesPerSecond.median,
+      msPerImage: p.msPerImage,
+      peakRssMb: p.peakRssMb,
+      notes:
+        `${p.rows} CSV rows checked (${columns}, ${formatBytes(p.csvBytes)}); setup ${formatDuration(p.setupSeconds)}, ` +
+        `batches ${formatDuration(p.batchSeconds)} (${formatNumber(p.batchImagesPerSecond)} img/s, ${formatRatio(p.batchRatioToModel)} of model-only), ` +
+        `close ${formatDuration(p.finishSeconds)}; ${p.imagesPerSecond.n} run${p.imagesPerSecond.n > 1 ? 's' : ''}${spread(p.imagesPerSecond)}`,
+    })
+  }
   for (const c of r.convert) {
     const split =
       c.readSeconds !== undefined ? ` (read ${formatDuration(c.readSeconds)}, build ${formatDuration(c.buildSeconds)}, write ${formatDuration(c.writeSeconds)})` : ''
@@ -109,6 +124,7 @@ export function benchHeader(r: BenchResult): string {
     `Model   ${r.model.path} (${formatBytes(r.model.bytes)}): ${r.model.note}`,
     `Method  median of ${r.settings.runs} run${r.settings.runs > 1 ? 's' : ''}, each measurement in a fresh process (peak RSS = its maxRSS); ` +
       `model-only: random input, ${r.settings.modelImages}+ images after one untimed warm-up batch; eval: evaluate() end to end incl. session creation and report files` +
+      (r.predict ? `; predict: predict() end to end incl. discovery and session creation, CSV streamed to a temp file, run ${r.settings.predictRuns === 1 ? 'once' : `${r.settings.predictRuns} times`}` : '') +
       (r.settings.quick ? '; --quick' : ''),
     ...(r.pytorch.torch
       ? [`PyTorch torch ${r.pytorch.torch}, ${r.pytorch.threads ?? '?'} threads, eager, eval mode, inference_mode; BLAS: ${r.pytorch.blas ?? 'unknown'}`]

@@ -19,6 +19,7 @@ import type {
   Measurement,
   ModelMeasurement,
   ParityMeasurement,
+  PredictMeasurement,
   PreprocessMeasurement,
 } from './measure.js'
 import {PythonBaseline, pythonBaselineEnv, type PythonBenchResult, type PythonExportResult} from './python.js'
@@ -45,11 +46,11 @@ export interface BenchOptions {
   onStatus?: (message: string) => void
   /** Which measurements to run (default all); the PyTorch baseline also needs its environment variables. */
   parts?: readonly BenchPart[]
-  /** Overrides of the image counts (tests). */
-  plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations'>>
+  /** Overrides of the image counts (tests), and of how many times predict runs (default once, whatever `runs`). */
+  plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations' | 'predictImages' | 'predictRuns'>>
 }
 
-export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'convert', 'fp16', 'pytorch'] as const
+export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'convert', 'fp16', 'pytorch'] as const
 export type BenchPart = (typeof BENCH_PARTS)[number]
 
 /** One run of a measurement, with the child's peak RSS and the 1-minute load average when it started. */
@@ -100,6 +101,35 @@ export interface EvalEntry {
   classifyRatioToModel?: number
   peakRssMb: number
   samples: Array<Sample<EvalMeasurement>>
+}
+
+export interface PredictEntry {
+  /** Image size of the generated folder. */
+  size: string
+  /** The folder predict ran on (generated once into the bench work dir). */
+  folder: string
+  batch: number
+  images: number
+  /** CSV rows read back (equal to images, checked in the child). */
+  rows: number
+  landmarks: boolean
+  landmarksNote?: string
+  columns: number
+  csvBytes: number
+  /** Whole predict() run: discovery, model open, batches, output closed. */
+  imagesPerSecond: Summary
+  msPerImage: number
+  setupSeconds: number
+  batchSeconds: number
+  /** The batch phase alone (no discovery, no model open). */
+  batchImagesPerSecond: number
+  finishSeconds: number
+  /** predict's own images/s (its summary and its CLI line). */
+  pipelineImagesPerSecond: number
+  /** Batch-phase images/s over model-only images/s at the same batch size. */
+  batchRatioToModel?: number
+  peakRssMb: number
+  samples: Array<Sample<PredictMeasurement>>
 }
 
 export interface ConvertEntry {
@@ -169,6 +199,8 @@ export interface BenchResult {
     evalImages: number
     preprocessIterations: number
     batchSizes: number[]
+    predictImages: number
+    predictRuns: number
   }
   model: {path: string; bytes: number; source: 'deterministic' | 'user'; note: string}
   seconds: number
@@ -176,6 +208,8 @@ export interface BenchResult {
   modelOnly: ModelEntry[]
   preprocess: PreprocessEntry[]
   eval: EvalEntry[]
+  /** poster predict on a generated folder; absent when not run or failed (see errors). */
+  predict?: PredictEntry
   convert: ConvertEntry[]
   fp16?: Fp16Entry
   pytorch: PytorchSection
@@ -189,7 +223,16 @@ interface Plan {
   modelImages: number
   perClass: number
   preprocessIterations: number
+  /** Images in the generated predict folder. */
+  predictImages: number
+  /** predict runs (in the first runs); ~90 s each on 2 cores at 1000 images, so once by default. */
+  predictRuns: number
 }
+
+/** The predict folder's images: RAF-DB-sized aligned faces. */
+export const PREDICT_SIZE = {name: '100x100', width: 100, height: 100} as const
+/** predict's default batch size, the one the predict measurement uses. */
+export const PREDICT_BATCH = 32
 
 export function benchPlan(opts: Pick<BenchOptions, 'runs' | 'quick' | 'threads' | 'plan'>, defaultThreads: number): Plan {
   const quick = opts.quick === true
@@ -200,6 +243,8 @@ export function benchPlan(opts: Pick<BenchOptions, 'runs' | 'quick' | 'threads' 
     modelImages: opts.plan?.modelImages ?? (quick ? 8 : 32),
     perClass: opts.plan?.perClass ?? (quick ? 2 : 10),
     preprocessIterations: opts.plan?.preprocessIterations ?? (quick ? 1 : 5),
+    predictImages: Math.max(1, opts.plan?.predictImages ?? (quick ? 100 : 1000)),
+    predictRuns: Math.max(1, opts.plan?.predictRuns ?? 1),
   }
 }
 
@@ -229,6 +274,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const fp16Path = join(workDir, 'poster-untrained-7cls-fp16.onnx')
     const model = await prepareModel(opts.model, fp32Deterministic, status)
     const datasets = parts.has('preprocess') || parts.has('eval') ? await prepareDatasets(workDir, plan.perClass, status) : []
+    const predictFolder = parts.has('predict') ? await preparePredictFolder(workDir, plan.predictImages, status) : undefined
 
     const pyEnv: ReturnType<typeof pythonBaselineEnv> = parts.has('pytorch') ? pythonBaselineEnv(env) : {skipped: 'not asked for'}
     let py: PythonBaseline | undefined
@@ -293,6 +339,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const exportedSamples: Array<Sample<ModelMeasurement>> = []
     const preSamples = new Map<string, Array<Sample<PreprocessMeasurement>>>()
     const evalSamples = new Map<string, Array<Sample<EvalMeasurement>>>()
+    const predictSamples: Array<Sample<PredictMeasurement>> = []
     const convSamples = new Map<string, Array<Sample<ConvertMeasurement>>>()
     const torchSamples = new Map<number, Array<PythonBenchResult & {run: number; load1?: number}>>()
     let parity: ChildResult<ParityMeasurement> | undefined
@@ -305,7 +352,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       (py ? BATCH_SIZES.length : 0) +
       (exportedPath ? 1 : 0)
     let step = 0
-    const total = jobsPerRun * plan.runs + (parts.has('fp16') ? 1 : 0)
+    const total = jobsPerRun * plan.runs + (parts.has('fp16') ? 1 : 0) + (predictFolder ? plan.predictRuns : 0)
     const measure = async <M extends Measurement>(label: string, job: BenchJob, run: number, into: Array<Sample<M>>) => {
       step++
       status(`[${step}/${total}] ${label}${plan.runs > 1 ? ` (run ${run}/${plan.runs})` : ''}`)
@@ -334,6 +381,23 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       for (const ds of parts.has('eval') ? datasets : []) {
         for (const batch of BATCH_SIZES) {
           await measure(`eval ${ds.size} batch ${batch}`, {kind: 'eval', dataset: ds.root, model: model.path, batch, threads: plan.threads}, run, bucket(evalSamples, `${ds.size}/${batch}`))
+        }
+      }
+      // predict runs its own number of times (once by default), not --runs times.
+      for (let p = run; predictFolder && p <= plan.predictRuns; p += plan.runs) {
+        step++
+        status(
+          `[${step}/${total}] predict ${plan.predictImages} × ${PREDICT_SIZE.name.replace('x', '×')} JPEG folder, batch ${PREDICT_BATCH}, --landmarks` +
+            `${plan.predictRuns > 1 ? ` (run ${p}/${plan.predictRuns})` : ''}`,
+        )
+        try {
+          const load1 = loadAverage()[0]
+          const job = {kind: 'predict', folder: predictFolder, model: model.path, batch: PREDICT_BATCH, threads: plan.threads, landmarks: true, expectRows: plan.predictImages} as const
+          const r = await runInChild<PredictMeasurement>(job)
+          predictSamples.push({...r.measurement, run: p, peakRssMb: r.peakRssMb, wallSeconds: r.wallSeconds, load1})
+        } catch (error) {
+          errors.push({measurement: `predict run ${p}`, message: message(error)})
+          status(`  failed: ${message(error)}`)
         }
       }
       for (const dtype of parts.has('convert') ? (['float32', 'float16'] as const) : []) {
@@ -384,6 +448,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         return e ? [e] : []
       }),
     )
+    const predict = predictFolder ? predictEntry(PREDICT_SIZE.name, predictFolder, predictSamples, modelRate(PREDICT_BATCH)) : undefined
     const convert = (['float32', 'float16'] as const).flatMap((dtype) => {
       const e = convertEntry(convSamples.get(dtype) ?? [], checkpoint)
       return e ? [e] : []
@@ -430,6 +495,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         evalImages: plan.perClass * 7,
         preprocessIterations: plan.preprocessIterations,
         batchSizes: [...BATCH_SIZES],
+        predictImages: plan.predictImages,
+        predictRuns: plan.predictRuns,
       },
       model,
       seconds: round((performance.now() - started) / 1000, 1),
@@ -437,6 +504,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       modelOnly,
       preprocess,
       eval: evals,
+      predict,
       convert,
       fp16,
       pytorch,
@@ -500,6 +568,56 @@ export async function prepareDatasets(workDir: string, perClass: number, status:
     out.push({size: s.name, root, images})
   }
   return out
+}
+
+/**
+ * The flat folder of `count` generated 100×100 JPEG faces predict runs on, written once into the work dir (through
+ * a temporary name, so an interrupted write is never taken for a complete folder).
+ */
+export async function preparePredictFolder(workDir: string, count: number, status: (m: string) => void): Promise<string> {
+  const root = join(workDir, 'data', `folder-${PREDICT_SIZE.name}-${count}`)
+  if (existsSync(root) && (await readdir(root)).filter((f) => f.endsWith('.jpg')).length === count) return root
+  status(`writing a folder of ${count} synthetic ${PREDICT_SIZE.width}×${PREDICT_SIZE.height} JPEG faces → ${root}`)
+  const {writeSyntheticFolder} = await import('../datasets/synthetic.js')
+  const partial = `${root}.partial-${process.pid}`
+  await rm(partial, {recursive: true, force: true})
+  await writeSyntheticFolder(partial, count, {width: PREDICT_SIZE.width, height: PREDICT_SIZE.height, seed: 2302})
+  await rm(root, {recursive: true, force: true})
+  await rename(partial, root)
+  return root
+}
+
+export function predictEntry(
+  size: string,
+  folder: string,
+  samples: Array<Sample<PredictMeasurement>>,
+  modelRate: number | undefined,
+): PredictEntry | undefined {
+  if (samples.length === 0) return undefined
+  const first = samples[0]!
+  const rate = summarize(samples.map((s) => s.imagesPerSecond))
+  const batchRate = medianOf(samples, (s) => s.batchImagesPerSecond) ?? 0
+  return {
+    size,
+    folder,
+    batch: first.batch,
+    images: first.images,
+    rows: first.rows,
+    landmarks: first.landmarks,
+    ...(first.landmarksNote ? {landmarksNote: first.landmarksNote} : {}),
+    columns: first.columns,
+    csvBytes: first.csvBytes,
+    imagesPerSecond: rate,
+    msPerImage: 1000 / rate.median,
+    setupSeconds: medianOf(samples, (s) => s.setupSeconds) ?? 0,
+    batchSeconds: medianOf(samples, (s) => s.batchSeconds) ?? 0,
+    batchImagesPerSecond: batchRate,
+    finishSeconds: medianOf(samples, (s) => s.finishSeconds) ?? 0,
+    pipelineImagesPerSecond: medianOf(samples, (s) => s.pipelineImagesPerSecond) ?? 0,
+    batchRatioToModel: modelRate ? batchRate / modelRate : undefined,
+    peakRssMb: medianOf(samples, (s) => s.peakRssMb) ?? 0,
+    samples,
+  }
 }
 
 export function modelEntry(graph: ModelEntry['graph'], batch: number, samples: Array<Sample<ModelMeasurement>>): ModelEntry | undefined {

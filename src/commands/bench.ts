@@ -7,13 +7,14 @@ import {statusLine, threadsFlag} from '../cli/shared.js'
 import type {BenchResult} from '../bench/run.js'
 
 export default class Bench extends PosterCommand {
-  static override summary = 'Measure POSTER++ speed and memory on this machine: model-only, preprocessing, whole eval, conversion.'
+  static override summary = 'Measure POSTER++ speed and memory on this machine: model-only, preprocessing, whole eval, predict, conversion.'
 
   static override description = `Runs each measurement in a fresh process (so its peak RSS is its own) and reports medians over --runs:
   model-only    images/s at batch 1, 8, 32 on CPU (random input, warm-up excluded); session creation separately
   preprocess    decode + Pillow-exact resize + normalisation alone, on 100×100 and 640×480 JPEGs
   eval          poster eval end to end (listing, session, decode, inference, metrics, report files) at batch 1, 8, 32
                 on generated RAF-DB-like sets of 100×100 and 640×480 JPEGs, and its ratio to model-only
+  predict       poster predict --landmarks over a folder of 1000 generated 100×100 JPEGs (100 with --quick), once
   convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
                 deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
 

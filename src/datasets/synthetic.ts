@@ -71,3 +71,23 @@ export async function writeSyntheticRafdb(root: string, opts: SyntheticOptions):
   await writeFile(join(root, 'EmoLabel', 'list_patition_label.txt'), lines.join('\n') + '\n')
   return {images: jobs.length}
 }
+
+/**
+ * Write `count` cartoon-face JPEGs straight into `dir` (face_0001.jpg, …; the classes in turn), a flat folder of
+ * unlabelled images as `poster predict` takes it.
+ */
+export async function writeSyntheticFolder(
+  dir: string,
+  count: number,
+  opts: {width?: number; height?: number; seed?: number} = {},
+): Promise<{images: number}> {
+  const {svgToJpeg} = await import('../image/sharp.js')
+  const rand = mulberry32(opts.seed ?? 1)
+  const digits = Math.max(4, String(count).length)
+  await mkdir(dir, {recursive: true})
+  for (let i = 0; i < count; i++) {
+    const jpeg = await svgToJpeg(faceSvg(i % RAFDB.names.length, rand), opts.width ?? 100, opts.height ?? 100)
+    await writeFile(join(dir, `face_${String(i + 1).padStart(digits, '0')}.jpg`), jpeg)
+  }
+  return {images: count}
+}
