@@ -24,18 +24,9 @@ import {benchRows} from '../../src/bench/report.js'
 import {benchPlan, evalEntry, modelEntry, runBench, type Sample} from '../../src/bench/run.js'
 import {formatTable} from '../../src/bench/table.js'
 import {writeSyntheticRafdb} from '../../src/datasets/synthetic.js'
-import {RAFDB} from '../../src/datasets/labels.js'
-import {writeTinyModel, type TinyModelSpec} from '../helpers/tiny-model.js'
+import {SEVEN_CLASS_SPEC, writeTinyModel} from '../helpers/tiny-model.js'
 
-const SPEC: TinyModelSpec = {
-  weights: [
-    [3, -2, -2, 1.5, -3, 1.5, 0],
-    [-2, 3, -2, 1.5, 1.5, -3, 0],
-    [-2, -2, 3, -3, 1.5, 1.5, 0],
-  ],
-  bias: [0, 0, 0, 0, 0, 0, 1],
-  labels: RAFDB.names,
-}
+const SPEC = SEVEN_CLASS_SPEC
 
 let dir: string
 let model: string

@@ -15,18 +15,9 @@ import {formatTable} from '../../src/bench/table.js'
 import {RAFDB} from '../../src/datasets/labels.js'
 import {writeSyntheticFolder} from '../../src/datasets/synthetic.js'
 import {predictColumns} from '../../src/report/predictions-csv.js'
-import {writeTinyModel, type TinyModelSpec} from '../helpers/tiny-model.js'
+import {SEVEN_CLASS_SPEC, writeTinyModel, type TinyModelSpec} from '../helpers/tiny-model.js'
 
-const SPEC: TinyModelSpec = {
-  weights: [
-    [3, -2, -2, 1.5, -3, 1.5, 0],
-    [-2, 3, -2, 1.5, 1.5, -3, 0],
-    [-2, -2, 3, -3, 1.5, 1.5, 0],
-  ],
-  bias: [0, 0, 0, 0, 0, 0, 1],
-  labels: RAFDB.names,
-  landmarks: true,
-}
+const SPEC: TinyModelSpec = {...SEVEN_CLASS_SPEC, landmarks: true}
 
 const IMAGES = 5
 

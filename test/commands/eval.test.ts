@@ -12,33 +12,14 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import Eval from '../../src/commands/eval.js'
 import {loadSharp} from '../../src/image/sharp.js'
 import {RAFDB} from '../../src/datasets/labels.js'
-import {expectedLogits, writeTinyModel, type TinyModelSpec} from '../helpers/tiny-model.js'
+import {SEVEN_CLASS_SPEC, SEVEN_COLORS, expectedLogits, writeTinyModel, type TinyModelSpec} from '../helpers/tiny-model.js'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 
 type RGB = [number, number, number]
 
-/** Colours that the model below maps to distinct classes with wide margins. */
-const COLORS: RGB[] = [
-  [250, 20, 20], // red
-  [20, 250, 20], // green
-  [20, 20, 250], // blue
-  [250, 250, 20], // yellow
-  [20, 250, 250], // cyan
-  [250, 20, 250], // magenta
-  [128, 128, 128], // grey
-]
-
-/** 7 classes: weights chosen so each of the colours above wins a different class. */
-const SPEC: TinyModelSpec = {
-  weights: [
-    [3, -2, -2, 1.5, -3, 1.5, 0],
-    [-2, 3, -2, 1.5, 1.5, -3, 0],
-    [-2, -2, 3, -3, 1.5, 1.5, 0],
-  ],
-  bias: [0, 0, 0, 0, 0, 0, 1],
-  labels: RAFDB.names,
-}
+const COLORS = SEVEN_COLORS
+const SPEC = SEVEN_CLASS_SPEC
 
 function softmax(v: number[]): number[] {
   const m = Math.max(...v)

@@ -6,6 +6,7 @@
  */
 import {writeFile} from 'node:fs/promises'
 
+import {RAFDB} from '../../src/datasets/labels.js'
 import {GraphBuilder, serializeModel} from '../../src/onnx/index.js'
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406]
@@ -71,4 +72,26 @@ export function expectedLandmarks(rgb: [number, number, number]): number[] {
     out.push(1 / (1 + Math.exp(-s)))
   }
   return out
+}
+
+/** Solid colours that SEVEN_CLASS_SPEC maps to seven distinct classes with wide margins. */
+export const SEVEN_COLORS: Array<[number, number, number]> = [
+  [250, 20, 20], // red
+  [20, 250, 20], // green
+  [20, 20, 250], // blue
+  [250, 250, 20], // yellow
+  [20, 250, 250], // cyan
+  [250, 20, 250], // magenta
+  [128, 128, 128], // grey
+]
+
+/** A 7-class model named in RAF-DB order; each of SEVEN_COLORS wins a different class. */
+export const SEVEN_CLASS_SPEC: TinyModelSpec = {
+  weights: [
+    [3, -2, -2, 1.5, -3, 1.5, 0],
+    [-2, 3, -2, 1.5, 1.5, -3, 0],
+    [-2, -2, 3, -3, 1.5, 1.5, 0],
+  ],
+  bias: [0, 0, 0, 0, 0, 0, 1],
+  labels: RAFDB.names,
 }
