@@ -11,7 +11,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import Eval from '../../src/commands/eval.js'
 import {loadSharp} from '../../src/image/sharp.js'
-import {RAFDB} from '../../src/datasets/labels.js'
+import {AFFECTNET7, RAFDB} from '../../src/datasets/labels.js'
 import {SEVEN_CLASS_SPEC, SEVEN_COLORS, expectedLogits, writeTinyModel, type TinyModelSpec} from '../helpers/tiny-model.js'
 
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -267,6 +267,38 @@ describe('poster eval', () => {
     expect(m.dataset.format).toBe('imagefolder')
     expect(m.labels).toEqual(RAFDB.names)
     expect(m.accuracy).toBeCloseTo(expected.filter(([l, p]) => l === p).length / expected.length, 12)
+  })
+
+  it('evaluates AffectNet as distributed (validation.csv): 7-class protocol, excluded codes counted', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'poster-affectnet-'))
+    await mkdir(join(root, 'Manually_Annotated_Images', '12'), {recursive: true})
+    // A 7-class model trained in AffectNet order: same weights, names Neutral, Happy, ... Anger.
+    const model = await writeTinyModel(join(work, 'affectnet7.onnx'), {...SPEC, labels: AFFECTNET7.names})
+    const header = 'subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal'
+    const rows = [header]
+    const expected: Array<[number, number]> = []
+    const codes = [0, 1, 2, 3, 4, 5, 6, 0, 3, 7, 8, 9, 10]
+    for (const [i, code] of codes.entries()) {
+      const color = COLORS[i % 7]
+      await solidJpeg(join(root, 'Manually_Annotated_Images', '12', `img${i}.jpg`), color)
+      rows.push(`12/img${i}.jpg,0,0,100,100,"1.0;2.0;3.0",${code},0.1,-0.2`)
+      if (code <= 6) expected.push([code, argmax(expectedLogits(SPEC, color))])
+    }
+    await writeFile(join(root, 'validation.csv'), rows.join('\n') + '\n')
+    await writeFile(join(root, 'training.csv'), header + '\n')
+    const {stdout, error} = await captureOutput(() => Eval.run([root, '--model', model, '--classes', '7', '--out', join(work, 'aff7'), '--json', '--no-pictures'], {root: ROOT}))
+    expect(error).toBeUndefined()
+    const m = JSON.parse(stdout)
+    expect(m.dataset.format).toBe('affectnet')
+    expect(m.labels).toEqual(AFFECTNET7.names)
+    expect(m.n_images).toBe(9)
+    expect(m.dataset.excluded.reduce((a: number, e: {count: number}) => a + e.count, 0)).toBe(4)
+    expect(m.accuracy).toBeCloseTo(expected.filter(([l, p]) => l === p).length / expected.length, 12)
+    expect(m.paper).toEqual({accuracy: 0.6749, benchmark: 'affectnet7'})
+
+    // The 8-class protocol against a 7-class model: refused, saying which --classes would match.
+    const r = await captureOutput(() => Eval.run([root, '--model', model, '--classes', '8', '--out', join(work, 'aff8')], {root: ROOT}))
+    expect(r.error?.message).toMatch(/7 classes but the dataset has 8.*--classes 7/)
   })
 
   it('usage errors exit 2', async () => {
