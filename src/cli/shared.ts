@@ -12,6 +12,13 @@ export const deviceFlag = () =>
 
 export const threadsFlag = () => Flags.integer({description: 'CPU threads for inference (default: all cores)', min: 1})
 
+/** A download bar in MB (one decimal), for a registry checkpoint fetched on first use. */
+export function downloadBar(cmd: PosterCommand | Loggable): {update: (received: number, total: number | undefined) => void; stop: () => void} {
+  const bar = progressBar(cmd, 'MB')
+  const mb = (bytes: number) => Math.round(bytes / 1e5) / 10
+  return {update: (received, total) => bar.update(mb(received), mb(total ?? received)), stop: bar.stop}
+}
+
 export interface ProgressHandle {
   update: (done: number, total: number) => void
   stop: () => void

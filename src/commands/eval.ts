@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand, RegressionError, UsageError} from '../cli/base.js'
-import {deviceFlag, progressBar, statusLine, threadsFlag} from '../cli/shared.js'
+import {deviceFlag, downloadBar, progressBar, statusLine, threadsFlag} from '../cli/shared.js'
 import type {MetricsFile} from '../pipeline/evaluate.js'
 
 export default class Eval extends PosterCommand {
@@ -61,6 +61,7 @@ ${EXIT_CODES_HELP}`
     }
     const {evaluate} = await import('../pipeline/evaluate.js')
     const status = statusLine(this)
+    const download = downloadBar(this)
     const bar = progressBar(this, 'images')
     let result
     try {
@@ -84,8 +85,10 @@ ${EXIT_CODES_HELP}`
         thresholds,
         onStatus: status,
         onProgress: bar.update,
+        onDownloadProgress: (received, total) => download.update(received, total),
       })
     } finally {
+      download.stop()
       bar.stop()
     }
     if (!this.jsonEnabled()) {

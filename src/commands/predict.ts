@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
-import {deviceFlag, progressBar, statusLine, threadsFlag} from '../cli/shared.js'
+import {deviceFlag, downloadBar, progressBar, statusLine, threadsFlag} from '../cli/shared.js'
 import type {Shard} from '../datasets/shard.js'
 import type {PredictSummary} from '../pipeline/predict.js'
 
@@ -65,6 +65,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     }
     const {predict} = await import('../pipeline/predict.js')
     const status = statusLine(this)
+    const download = downloadBar(this)
     const bar = progressBar(this, 'images')
     let result: PredictSummary
     try {
@@ -84,8 +85,10 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
         maxPixels: flags['max-pixels'],
         onStatus: status,
         onProgress: bar.update,
+        onDownloadProgress: (received, total) => download.update(received, total),
       })
     } finally {
+      download.stop()
       bar.stop()
     }
     for (const w of result.warnings) status(`warning: ${w}`)

@@ -62,6 +62,8 @@ export interface EvaluateOptions {
   thresholds?: Partial<CheckThresholds>
   onStatus?: (message: string) => void
   onProgress?: (done: number, total: number) => void
+  /** Bytes of a registry checkpoint being downloaded (total undefined when the server does not say). */
+  onDownloadProgress?: (received: number, total: number | undefined) => void
 }
 
 export interface LabelOrderFinding {
@@ -176,6 +178,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
     threads: opts.threads,
     labels: opts.labels,
     onStatus: (_stage, message) => status(message),
+    onDownloadProgress: opts.onDownloadProgress,
   })
   try {
     return await evaluateWithModel(opts, dataset, model, started)

@@ -64,6 +64,8 @@ export interface PredictOptions {
   maxPixels?: number
   onStatus?: (message: string) => void
   onProgress?: (done: number, total: number) => void
+  /** Bytes of a registry checkpoint being downloaded (total undefined when the server does not say). */
+  onDownloadProgress?: (received: number, total: number | undefined) => void
   /** Called, and awaited, after each batch's rows are on disk. */
   onBatch?: (rows: readonly PredictionRow[]) => void | Promise<void>
 }
@@ -221,6 +223,7 @@ export async function predict(opts: PredictOptions): Promise<PredictSummary> {
     threads: opts.threads,
     labels: opts.labels,
     onStatus: (_stage, message) => status(message),
+    onDownloadProgress: opts.onDownloadProgress,
   })
   try {
     return await predictWithModel(opts, model, {discovered, items, shard, output, warnings})
