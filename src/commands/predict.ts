@@ -12,7 +12,7 @@ export default class Predict extends PosterCommand {
   path,status,error,pred,pred_name,confidence,p_<class>...   (+ lm<i>_x,lm<i>_y for i = 0..67 with --landmarks)
 status is ok or error; error says why an image could not be used (unreadable, empty, truncated, not an image, unsupported format, over --max-pixels). Such rows never stop the run. Class names come from the model (its 'labels' metadata, the registry, or --labels); a model without names gets class_0, class_1, ... Landmarks are in pixels of the original image.
 
-Inputs: image files and folders (sub-folders with --recursive). JPEG, PNG, WebP, TIFF, GIF (first frame), AVIF; extensions in any case; hidden files in folders skipped; symlinks followed once. Inputs are sorted by path, so reruns and shards agree; paths are written as given (names that are not valid UTF-8 show each bad byte as \\xHH).
+Inputs: image files and folders (sub-folders with --recursive). JPEG, PNG, WebP, TIFF, GIF (first frame), AVIF, BMP, PPM/PGM/PBM; extensions in any case; hidden files in folders skipped; symlinks followed once. Inputs are sorted by path, so reruns and shards agree; paths are written as given (names that are not valid UTF-8 show each bad byte as \\xHH).
 
 Output: --out defaults to predictions.csv in the current folder (predictions-K-of-N.csv when sharded); "{shard}" in --out becomes K-of-N. Rows are appended and synced batch by batch. An existing output is never replaced: pass --resume to continue it (inputs already in it are skipped; an interrupted run loses nothing) or remove it. --resume on a missing file just starts it, so a restarted job can always pass --resume.
 

@@ -4,8 +4,8 @@
  * - Folders are listed one level deep, or all the way down with `recursive`. Hidden files and folders (names
  *   starting with '.') inside a folder are skipped; a file named explicitly is taken whatever its name.
  * - Extensions (case-insensitive): every format sharp reads (jpg jpeg jpe png webp tif tiff gif avif heic heif),
- *   plus bmp. sharp cannot decode BMP; it is listed anyway so a folder of BMPs shows up as error rows naming the
- *   format rather than as an unexplained "no images". A file named explicitly with another extension is skipped,
+ *   plus bmp and the netpbm family (ppm pgm pbm), which the image module decodes itself as Pillow does. A file
+ *   named explicitly with another extension is skipped,
  *   with a note (a shell glob such as `*` often brings in a README).
  * - Symlinks are followed, each real folder entered once: a symlink cycle ends after one step, and a file reached
  *   by two paths (a symlinked file or folder next to its target, or an input given twice) is listed once, under
@@ -26,6 +26,7 @@ import type {DatasetItem} from './types.js'
 /** Extensions `poster predict` picks up in folders (lower case, with the dot). */
 export const PREDICT_EXTENSIONS = [
   '.jpg', '.jpeg', '.jpe', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif', '.bmp',
+  '.ppm', '.pgm', '.pbm',
 ]
 
 export function isPredictImage(name: string): boolean {

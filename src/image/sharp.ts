@@ -17,18 +17,23 @@
  *    frame's rectangle take the colour of palette entry `transparency` (or 0),
  *    as Pillow's palette lookup gives them;
  *  - truncated data is an error, as Pillow's "image file is truncated".
+ *  - BMP and netpbm (PBM/PGM/PPM), which sharp cannot read, are recognised by
+ *    their first bytes and decoded in TypeScript (bmp.ts, netpbm.ts), with
+ *    Pillow 9.4's own rules.
  * Formats that Pillow 9.4 cannot open (SVG, HEIF/AVIF, ...) are refused, unless
- * `formats: 'all'` (poster predict) lets AVIF in; BMP and other Pillow-only
- * formats are not supported by sharp and are refused too.
+ * `formats: 'all'` (poster predict) lets AVIF in; other Pillow-only formats
+ * (ICO, TGA, PCX, ...) are not supported by sharp and are refused too.
  */
 
 import {readFile} from 'node:fs/promises'
 import type {Sharp, SharpOptions} from 'sharp'
+import {decodeBmp, isBmp, readBmpSize} from './bmp.js'
 import {DecodeGate} from './decode-gate.js'
 import {
   ImageError, REASON_EMPTY, REASON_NOT_IMAGE, REASON_TRUNCATED,
   reasonTooLarge, reasonUnreadable, reasonUnsupportedFormat,
 } from './errors.js'
+import {decodeNetpbm, readNetpbmSize, sniffNetpbm} from './netpbm.js'
 import type {RgbImage} from './types.js'
 
 type SharpFactory = typeof import('sharp')['default']
@@ -36,8 +41,11 @@ type SharpFactory = typeof import('sharp')['default']
 /** Pillow's DecompressionBombError threshold: 2 * Image.MAX_IMAGE_PIXELS. */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 2 * 89_478_485
 
-/** Input formats decoded (the ones both sharp and Pillow 9.4 read). */
-export const SUPPORTED_FORMATS: readonly string[] = ['jpeg', 'png', 'webp', 'gif', 'tiff']
+/**
+ * Input formats decoded: the ones both sharp and Pillow 9.4 read, plus BMP and netpbm (PBM/PGM/PPM, reported as
+ * 'ppm'), decoded in TypeScript.
+ */
+export const SUPPORTED_FORMATS: readonly string[] = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'bmp', 'ppm']
 
 /**
  * Input formats decoded with `formats: 'all'` (poster predict): the Pillow ones plus HEIF, the container of AVIF
@@ -140,8 +148,10 @@ function pngColourType(buf: Buffer): number {
   return isPng(buf) && buf.length >= 26 && buf.toString('latin1', 12, 16) === 'IHDR' ? buf[25]! : -1
 }
 
-function sniffUnsupported(buf: Buffer): string | undefined {
-  if (buf.length >= 2 && buf[0] === 0x42 && buf[1] === 0x4d) return 'bmp'
+/** The format of a file decoded in TypeScript rather than by sharp, from its first bytes. */
+function sniffJsFormat(buf: Buffer): 'bmp' | 'ppm' | undefined {
+  if (isBmp(buf)) return 'bmp'
+  if (sniffNetpbm(buf) !== 0) return 'ppm'
   return undefined
 }
 
@@ -272,6 +282,9 @@ async function decodeRgbNow(input: string | Uint8Array, opts: DecodeOptions): Pr
   const path = typeof input === 'string' ? input : opts.path
   const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS
   const buf = await readInput(input, path)
+  const js = sniffJsFormat(buf)
+  if (js === 'bmp') return decodeBmp(buf, {limitInputPixels: limit, path})
+  if (js === 'ppm') return decodeNetpbm(buf, {limitInputPixels: limit, path})
   const sharp = await loadSharp()
   let format: string | undefined
   try {
@@ -325,10 +338,6 @@ async function decodeRgbNow(input: string | Uint8Array, opts: DecodeOptions): Pr
     }
     return {width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length)}
   } catch (e) {
-    if (!(e instanceof ImageError) && format === undefined) {
-      const other = sniffUnsupported(buf)
-      if (other !== undefined) throw new ImageError('unsupported', reasonUnsupportedFormat(other), {path, cause: e})
-    }
     throw mapSharpError(e, buf, format, path)
   }
 }
@@ -343,13 +352,14 @@ export interface ImageSize {
 export async function readImageSize(input: string | Uint8Array): Promise<ImageSize> {
   const path = typeof input === 'string' ? input : undefined
   const buf = await readInput(input, path)
+  const js = sniffJsFormat(buf)
+  if (js === 'bmp') return {...readBmpSize(buf, path), format: js}
+  if (js === 'ppm') return {...readNetpbmSize(buf, path), format: js}
   const sharp = await loadSharp()
   try {
     const meta = await sharp(buf, {limitInputPixels: false}).metadata()
     return {width: meta.width, height: meta.height, format: meta.format}
   } catch (e) {
-    const other = sniffUnsupported(buf)
-    if (other !== undefined) throw new ImageError('unsupported', reasonUnsupportedFormat(other), {path, cause: e})
     throw mapSharpError(e, buf, undefined, path)
   }
 }

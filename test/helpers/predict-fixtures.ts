@@ -90,7 +90,7 @@ export async function decodedColour(bytes: Buffer): Promise<Rgb> {
   return c
 }
 
-/** A 24-bit BMP (sharp cannot decode BMP: an unsupported-format row). */
+/** A 24-bit uncompressed BMP, all black (decoded by poster's own BMP reader, as Pillow reads it). */
 export function bmpBytes(width: number, height: number): Buffer {
   const row = Math.ceil((width * 3) / 4) * 4
   const size = 54 + row * height
@@ -209,7 +209,9 @@ export async function makeZoo(opts: {nonUtf8?: boolean} = {}): Promise<Zoo> {
   bad('truncated.png', png.subarray(0, Math.floor(png.length / 2)), /truncated/)
   bad('truncated.jpg', jpg.subarray(0, Math.floor(jpg.length * 0.6)), /truncated/)
   bad('not-an-image.jpg', 'this is a text file, not a JPEG\n', /not an image/)
-  bad('old.BMP', bmpBytes(8, 8), /unsupported image format: bmp/)
+  const jpegBmp = bmpBytes(8, 8)
+  jpegBmp.writeUInt32LE(4, 30) // BI_JPEG compression: a BMP Pillow cannot read either
+  bad('old.BMP', jpegBmp, /unsupported image format: bmp \(JPEG compression\)/)
   bad('bomb.png', bombPng(20000, 20000), /too large/)
   bad('nested/too-large.png', await solidImage('png', [9, 9, 9], 120, 100), /too large/)
   // Unreadable even for root: reading /proc/self/mem at offset 0 fails with EIO.

@@ -16,13 +16,15 @@ function reasonOf(r: PromiseSettledResult<unknown>): string {
 
 describe('DecodeGate', () => {
   it('gives each bad file the same reason however many fail at once', async () => {
+    const rleBmp = bmpBytes(8, 8)
+    rleBmp.writeUInt32LE(1, 30) // BI_RLE8 with 24 bits per pixel: Pillow cannot read it
     const jpg = await solidImage('jpeg', [1, 2, 3], 64, 64)
     const png = await solidImage('png', [1, 2, 3], 64, 64)
     const files: Array<[Buffer, string]> = [
       [jpg.subarray(0, Math.floor(jpg.length * 0.6)), 'truncated image'],
       [png.subarray(0, Math.floor(png.length / 2)), 'truncated image'],
       [Buffer.from('this is a text file, not a JPEG\n'), 'not an image (unsupported or unrecognised format)'],
-      [bmpBytes(8, 8), 'unsupported image format: bmp'],
+      [rleBmp, 'unsupported image format: bmp (RLE8 with 24 bits per pixel)'],
       [Buffer.alloc(0), 'empty file'],
       [png, 'ok'],
     ]

@@ -179,8 +179,11 @@ describe('bad inputs give an ImageError with a readable reason', () => {
     expect(e.reason).toBe(REASON_NOT_IMAGE)
   })
 
-  it('formats Pillow reads but sharp does not, and the reverse', async () => {
-    expect((await reasonOf(decodeRgb(tinyBmp()))).reason).toBe('unsupported image format: bmp')
+  it('formats Pillow reads but sharp does not (BMP: decoded in TypeScript), and the reverse', async () => {
+    expect(await decodeRgb(tinyBmp())).toEqual({width: 2, height: 1, data: Uint8Array.from([0, 0, 255, 0, 255, 0])})
+    const jpegInBmp = tinyBmp()
+    jpegInBmp.writeUInt32LE(4, 30) // BI_JPEG
+    expect((await reasonOf(decodeRgb(jpegInBmp))).reason).toBe('unsupported image format: bmp (JPEG compression)')
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>'
     expect((await reasonOf(decodeRgb(Buffer.from(svg)))).reason).toBe('unsupported image format: svg')
   })
