@@ -8,6 +8,7 @@ import {readFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {
+  argmax,
   compareMetrics,
   pairPredictions,
   type ComparableMetrics,
@@ -95,11 +96,7 @@ function pairRows(rows: PredictionRow[]): PairRow[] {
   const out: PairRow[] = []
   for (const r of rows) {
     if (r.status !== 'ok' || r.label === undefined) continue
-    let pred = r.pred
-    if (pred === undefined && r.probs) {
-      pred = 0
-      for (let i = 1; i < r.probs.length; i++) if (r.probs[i] > r.probs[pred]) pred = i
-    }
+    const pred = r.pred ?? (r.probs ? argmax(r.probs) : undefined)
     if (pred === undefined) continue
     out.push({path: r.path, label: r.label, predicted: pred})
   }

@@ -8,6 +8,7 @@ import {mkdir} from 'node:fs/promises'
 import {loadDataset, type Dataset, type DatasetFormat} from '../datasets/index.js'
 import {mapDatasetToModel} from '../datasets/labels.js'
 import {
+  argmax,
   bestLabelPermutation,
   calibrationBins,
   computeClassificationMetrics,
@@ -254,7 +255,7 @@ async function evaluateWithModel(
         const modelProbs = softmax(o.logits, C)
         const probs = new Float64Array(C)
         for (let i = 0; i < C; i++) probs[i] = modelProbs[datasetToModel[i]]
-        const pred = argmaxOf(probs)
+        const pred = argmax(probs)
         const row: PredictionRow = {...base, status: 'ok', probs, pred, confidence: probs[pred]}
         if (o.landmarks) row.landmarks = landmarksToPixels(o.landmarks, o.width!, o.height!)
         rows.push(row)
@@ -280,8 +281,7 @@ async function evaluateWithModel(
   const confidences = new Float64Array(scored.length)
   const correct = new Uint8Array(scored.length)
   for (let i = 0; i < scored.length; i++) {
-    let best = 0
-    for (let c = 1; c < C; c++) if (probsFlat[i * C + c] > probsFlat[i * C + best]) best = c
+    const best = argmax(probsFlat, i * C, (i + 1) * C)
     confidences[i] = probsFlat[i * C + best]
     correct[i] = best === labelsArr[i] ? 1 : 0
   }
@@ -402,12 +402,6 @@ async function writePictures(
     })
   }
   await writeFileAtomic(join(runDir, 'report.html'), renderHtmlReport({context, metrics, calibration: bins, mistakes}))
-}
-
-function argmaxOf(v: ArrayLike<number>): number {
-  let best = 0
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i
-  return best
 }
 
 /** Landmarks are normalised to the model's input (the face crop); scale them to the original image's pixels. */

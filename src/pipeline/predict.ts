@@ -19,10 +19,9 @@ import {codeUnitCompare} from '../datasets/fsutil.js'
 import {fnv1a32, formatShard, selectShard, type Shard} from '../datasets/shard.js'
 import type {DatasetItem} from '../datasets/types.js'
 import {ImageError, reasonUnreadable} from '../image/errors.js'
-import {softmax} from '../metrics/classification.js'
+import {argmax, softmax} from '../metrics/classification.js'
 import {
   PredictionsWriter,
-  argmax,
   classNamesFromColumns,
   hasLandmarkColumns,
   predictColumns,

@@ -10,6 +10,7 @@
 import {promises as fsp} from 'node:fs'
 import {parse} from 'csv-parse/sync'
 import {stringify} from 'csv-stringify/sync'
+import {argmax} from '../metrics/classification.js'
 import {fixed} from './format.js'
 
 /** eval's leading columns, in order. `p_<class>` columns and optional landmark columns follow. */
@@ -110,18 +111,6 @@ export interface PredictionRow {
   extra?: Record<string, string | number | boolean | undefined>
 }
 
-export function argmax(values: ArrayLike<number>): number {
-  let best = -1
-  let bestV = -Infinity
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!
-    if (v > bestV || best === -1) {
-      best = i
-      bestV = v
-    }
-  }
-  return best
-}
 
 /**
  * A probability as written: 6 decimals, and 6 significant digits below 0.1 (exponent form below 1e-6), so that

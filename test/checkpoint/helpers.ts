@@ -1,6 +1,10 @@
 /** Test helpers: a tiny pickle assembler and zip writer for hand-made checkpoints. */
 import {deflateRawSync} from 'node:zlib'
 
+import {expect} from 'vitest'
+
+import {CheckpointError} from '../../src/checkpoint/index.js'
+
 type Part = number | number[] | Uint8Array | string
 
 /** Concatenates opcodes and operands; strings are written as latin-1 bytes. */
@@ -136,4 +140,15 @@ export function makeZip(files: ZipInput[], opts: {zip64?: boolean} = {}): Uint8A
       ...le32(cdSize), ...le32(cdOffset), ...le16(0))
   }
   return Uint8Array.from(out)
+}
+
+/** The CheckpointError a read fails with (the test fails if it does not fail, or fails otherwise). */
+export async function rejection(p: Promise<unknown>): Promise<CheckpointError> {
+  try {
+    await p
+  } catch (err) {
+    expect(err).toBeInstanceOf(CheckpointError)
+    return err as CheckpointError
+  }
+  throw new Error('expected readCheckpoint to fail')
 }

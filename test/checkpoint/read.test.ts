@@ -8,6 +8,7 @@ import {CheckpointError, readCheckpoint, toFloat32} from '../../src/checkpoint/i
 import type {Checkpoint} from '../../src/checkpoint/index.js'
 import {NumpyArray, NumpyDType, PyDict, PyObject, TensorRef} from '../../src/checkpoint/pyobjects.js'
 import type {HostTensor} from '../../src/tensor.js'
+import {rejection} from './helpers.js'
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/torch/${name}`, import.meta.url))
 
@@ -23,15 +24,6 @@ function values(t: HostTensor): number[] {
   return Array.from(toFloat32(t))
 }
 
-async function rejection(p: Promise<unknown>): Promise<CheckpointError> {
-  try {
-    await p
-  } catch (err) {
-    expect(err).toBeInstanceOf(CheckpointError)
-    return err as CheckpointError
-  }
-  throw new Error('expected readCheckpoint to fail')
-}
 
 function checkStateDict(ck: Checkpoint, exp: Record<string, ExpectedTensor>) {
   const strip = (k: string) => (k.startsWith('module.') ? k.slice(7) : k)

@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {CheckpointError, readCheckpoint, toFloat32} from '../../src/checkpoint/index.js'
-import {OP, bytes, dictPickle, global, int, makeZip, str, tensorOps, tuple} from './helpers.js'
+import {OP, bytes, dictPickle, global, int, makeZip, rejection, str, tensorOps, tuple} from './helpers.js'
 import type {TensorSpec, ZipInput} from './helpers.js'
 
 let dir: string
@@ -74,15 +74,6 @@ function archive(opts: {prefix?: string; zip64?: boolean; deflate?: boolean; wra
   return makeZip(files, {zip64: opts.zip64})
 }
 
-async function rejection(p: Promise<unknown>): Promise<CheckpointError> {
-  try {
-    await p
-  } catch (err) {
-    expect(err).toBeInstanceOf(CheckpointError)
-    return err as CheckpointError
-  }
-  throw new Error('expected readCheckpoint to fail')
-}
 
 describe('synthetic zip checkpoints', () => {
   const variants: [string, {prefix?: string; zip64?: boolean; deflate?: boolean}][] = [
