@@ -83,18 +83,10 @@ export interface PreprocessEntry {
   samples: Array<Sample<PreprocessMeasurement>>
 }
 
-export interface EvalEntry {
+/** An eval measurement's fields as medians over runs, plus the comparison with model-only. */
+export interface EvalEntry extends Omit<EvalMeasurement, 'kind' | 'seconds' | 'imagesPerSecond'> {
   size: string
-  batch: number
-  images: number
   imagesPerSecond: Summary
-  msPerImage: number
-  setupSeconds: number
-  classifySeconds: number
-  finishSeconds: number
-  classifyImagesPerSecond: number
-  preprocessWaitSeconds: number
-  inferenceSeconds: number
   /** eval images/s over model-only images/s at the same batch size. */
   ratioToModel?: number
   /** The classify phase alone (no setup, no report files) over model-only. */
