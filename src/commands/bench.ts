@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand} from '../cli/base.js'
 import {sharedFlags, statusLine} from '../cli/shared.js'
-import type {BenchResult} from '../bench/run.js'
+import type {BenchResult} from '../bench/types.js'
 
 export default class Bench extends PosterCommand {
   static override summary = 'Measure POSTER++ speed and memory on this machine: model-only, preprocessing, whole eval, predict, conversion.'
