@@ -16,7 +16,7 @@ Inputs: image files and folders (sub-folders with --recursive). JPEG, PNG, WebP,
 
 Output: --out defaults to predictions.csv in the current folder (predictions-K-of-N.csv when sharded); "{shard}" in --out becomes K-of-N. Rows are appended and synced batch by batch. An existing output is never replaced: pass --resume to continue it (inputs already in it are skipped; an interrupted run loses nothing) or remove it. --resume on a missing file just starts it, so a restarted job can always pass --resume.
 
-Sharding: --shard K/N runs a stable 1/N of the inputs (by a hash of the path). Without it, a Kubernetes Indexed Job sets the shard from JOB_COMPLETION_INDEX when --shards N is given, and a Slurm job array from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT. Join the shards' files with poster merge.
+Sharding: --shard K/N runs a stable 1/N of the inputs (by a hash of the path). Without it, a Kubernetes Indexed Job sets the shard from JOB_COMPLETION_INDEX when --shards N is given, and a Slurm job array from SLURM_ARRAY_TASK_ID, _COUNT, _MIN and _MAX (any evenly spaced --array: 0-15, 1-8, 0-14:2, 0,2,4; an uneven one is refused rather than guessed). Join the shards' files with poster merge.
 
 ${EXIT_CODES_HELP} Error rows do not change the exit code.`
 
