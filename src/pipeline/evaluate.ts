@@ -186,7 +186,7 @@ async function evaluateWithModel(
     opts.onProgress?.(progressed, dataset.items.length)
     await runLoop({
       session: model.session,
-      items: todo.map((t) => t.item),
+      units: todo.map((t) => ({item: t.item})),
       output,
       stage,
       decode: {formats: 'pillow'},

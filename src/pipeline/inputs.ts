@@ -97,19 +97,24 @@ export async function readItemBytes(item: DatasetItem): Promise<string | Uint8Ar
   }
 }
 
-/** The preparation function runBatches calls for each item: decode → faces → resized crops. */
-export async function inputPreparer(
-  items: readonly DatasetItem[],
-  opts: PrepareOptions,
-): Promise<(index: number) => Promise<PreparedUnit<ModelInput>>> {
+/**
+ * What a unit is read from: a listed file (decoded here), or pixels already decoded elsewhere (a video frame).
+ * Flows may extend it with what their rows need (a frame's number and time).
+ */
+export interface UnitSource {
+  item: DatasetItem
+  pixels?: RgbImage
+}
+
+/** The preparation function runBatches calls for each unit: decode → faces → resized crops. */
+export async function inputPreparer(opts: PrepareOptions): Promise<(unit: UnitSource) => Promise<PreparedUnit<ModelInput>>> {
   const [{decodeRgb}, {resizeForModel}, {toTensorInto}] = await Promise.all([
     import('../image/sharp.js'),
     import('../image/preprocess.js'),
     import('../image/to-tensor.js'),
   ])
-  return async (index) => {
-    const item = items[index]!
-    const image = await decodeRgb(await readItemBytes(item), {...opts.decode, path: item.relPath})
+  return async ({item, pixels}) => {
+    const image = pixels ?? (await decodeRgb(await readItemBytes(item), {...opts.decode, path: item.relPath}))
     let crops = await opts.stage.crops(image, item)
     if (opts.select) crops = opts.select(crops)
     const inputs = crops.map((crop): ModelInput => {

@@ -255,7 +255,7 @@ async function predictWithModel(
     opts.onProgress?.(progressed, items.length)
     await runLoop<{label: string; pixels?: Float64Array; width: number; height: number}>({
       session: model.session,
-      items: todo,
+      units: todo.map((item) => ({item})),
       output,
       stage,
       decode,

@@ -29,9 +29,11 @@ export interface InputOutput {
   landmarks?: Float32Array
 }
 
-export interface UnitOutcome<T> {
-  /** Index of the unit in the list given to runBatches. */
+export interface UnitOutcome<T, S = number> {
+  /** The unit's position in the order runBatches read the units (0-based). */
   index: number
+  /** The unit as the source gave it. */
+  unit: S
   ok: boolean
   /** Reason when !ok, as users read it in CSVs. */
   error?: string
@@ -39,16 +41,16 @@ export interface UnitOutcome<T> {
   inputs: Array<{input: T; output: InputOutput}>
 }
 
-export interface BatchOptions<T extends PreparedInput> {
+export interface BatchOptions<T extends PreparedInput, S> {
   /** Units per batch (and the most inputs per model call). */
   batchSize: number
-  /** Prepare unit `index` (decode, faces, resize); a rejection is that unit's error. */
-  prepare: (index: number) => Promise<PreparedUnit<T>>
+  /** Prepare a unit (decode, faces, resize); a rejection is that unit's error. */
+  prepare: (unit: S, index: number) => Promise<PreparedUnit<T>>
   landmarks?: boolean
   /** Stop at the first unit that fails to prepare instead of reporting it (eval --strict). */
   strict?: boolean
   /** Names the unit in the error thrown under `strict`. */
-  describe?: (index: number) => string
+  describe?: (unit: S) => string
   /**
    * Where the time went: `preprocessMs` is the time the model sat waiting for preparation (the part not hidden
    * behind the previous batch's inference), `inferenceMs` the time inside the model.
@@ -67,8 +69,9 @@ export function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-interface PreparedBatch<T> {
-  units: number[]
+interface PreparedBatch<T, S> {
+  units: S[]
+  first: number
   prepared: Array<PreparedUnit<T>>
   /** The tensor holding every input of the batch, in unit order, then input order. */
   buffer: Float32Array
@@ -91,36 +94,48 @@ class TensorBuffers {
 }
 
 /**
- * Run units 0..count-1 through the model in batches, in order. Yields one array of outcomes per batch (in unit
- * order), so callers can stream rows to disk as batches finish. A batch whose units hold more inputs than
- * `batchSize` (a group photo) is run in several model calls of at most `batchSize` inputs.
+ * Run the units of `source` through the model in batches, in order. The source may be a list or a stream (video
+ * frames as they are decoded): a batch takes the next `batchSize` units from it. Yields one array of outcomes per
+ * batch (in unit order), so callers can stream rows to disk as batches finish. A batch whose units hold more
+ * inputs than `batchSize` (a group photo) is run in several model calls of at most `batchSize` inputs.
  */
-export async function* runBatches<T extends PreparedInput>(
+export async function* runBatches<T extends PreparedInput, S>(
   session: LoadedSession,
-  count: number,
-  opts: BatchOptions<T>,
-): AsyncGenerator<Array<UnitOutcome<T>>> {
+  source: Iterable<S> | AsyncIterable<S>,
+  opts: BatchOptions<T, S>,
+): AsyncGenerator<Array<UnitOutcome<T, S>>> {
   const batchSize = Math.max(1, Math.floor(opts.batchSize))
   const buffers = new TensorBuffers(batchSize)
-  const batches = Math.ceil(count / batchSize)
+  const iterator: Iterator<S> | AsyncIterator<S> =
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<S>)[Symbol.iterator]()
+  let read = 0
+  let exhausted = false
 
-  const prepare = async (b: number): Promise<PreparedBatch<T>> => {
-    const units: number[] = []
-    for (let i = b * batchSize; i < Math.min(count, (b + 1) * batchSize); i++) units.push(i)
-    const prepared = await Promise.all(
-      units.map(async (index): Promise<PreparedUnit<T>> => {
-        try {
-          return await opts.prepare(index)
-        } catch (error) {
-          return {ok: false, error: reasonOf(error)}
-        }
-      }),
-    )
+  const prepare = async (b: number): Promise<PreparedBatch<T, S> | undefined> => {
+    const units: S[] = []
+    const first = read
+    // Units are taken one after the other (a stream is read in order); their preparation runs side by side.
+    const preparing: Array<Promise<PreparedUnit<T>>> = []
+    while (!exhausted && units.length < batchSize) {
+      const next = await iterator.next()
+      if (next.done) {
+        exhausted = true
+        break
+      }
+      const unit = next.value
+      const index = read++
+      units.push(unit)
+      preparing.push(
+        opts.prepare(unit, index).catch((error: unknown): PreparedUnit<T> => ({ok: false, error: reasonOf(error)})),
+      )
+    }
+    if (units.length === 0) return undefined
+    const prepared = await Promise.all(preparing)
     if (opts.strict) {
       const k = prepared.findIndex((p) => !p.ok)
       if (k >= 0) {
         const p = prepared[k] as {ok: false; error: string}
-        throw new UnitFailure(opts.describe?.(units[k]!) ?? `item ${units[k]}`, p.error)
+        throw new UnitFailure(opts.describe?.(units[k]!) ?? `item ${first + k}`, p.error)
       }
     }
     let inputs = 0
@@ -132,16 +147,17 @@ export async function* runBatches<T extends PreparedInput>(
       if (!p.ok) continue
       for (const input of p.inputs) input.fill(buffer, slot++ * ITEM_FLOATS)
     }
-    return {units, prepared, buffer, inputs}
+    return {units, first, prepared, buffer, inputs}
   }
 
-  let pending: Promise<PreparedBatch<T>> | undefined = batches > 0 ? prepare(0) : undefined
-  for (let b = 0; b < batches; b++) {
+  let pending: Promise<PreparedBatch<T, S> | undefined> | undefined = prepare(0)
+  for (let b = 0; pending; b++) {
     const waitStart = performance.now()
-    const current = await pending!
+    const current = await pending
     if (opts.timings) opts.timings.preprocessMs += performance.now() - waitStart
+    if (!current) break
     // Start preparing the next batch now: decoding runs on the libuv pool while the model runs.
-    pending = b + 1 < batches ? prepare(b + 1) : undefined
+    pending = exhausted ? undefined : prepare(b + 1)
     pending?.catch(() => {}) // surfaced when awaited; avoid an unhandled rejection meanwhile
 
     const outputs: InputOutput[] = []
@@ -160,10 +176,11 @@ export async function* runBatches<T extends PreparedInput>(
     }
 
     let next = 0
-    const outcomes: Array<UnitOutcome<T>> = current.units.map((index, k) => {
+    const outcomes: Array<UnitOutcome<T, S>> = current.units.map((unit, k) => {
+      const index = current.first + k
       const p = current.prepared[k]!
-      if (!p.ok) return {index, ok: false, error: p.error, inputs: []}
-      return {index, ok: true, inputs: p.inputs.map((input) => ({input, output: outputs[next++]!}))}
+      if (!p.ok) return {index, unit, ok: false, error: p.error, inputs: []}
+      return {index, unit, ok: true, inputs: p.inputs.map((input) => ({input, output: outputs[next++]!}))}
     })
     yield outcomes
   }

@@ -29,7 +29,7 @@ interface Tagged extends PreparedInput {
 const input = (tag: number): Tagged => ({tag, fill: (out, offset) => out.fill(tag, offset, offset + ITEM)})
 
 /** Unit i holds faces[i] inputs tagged 10*i + k; a negative count is a failure. */
-function units(faces: number[]): (i: number) => Promise<PreparedUnit<Tagged>> {
+function units(faces: number[]): (unit: number) => Promise<PreparedUnit<Tagged>> {
   return async (i) => {
     const k = faces[i]!
     if (k < 0) throw Object.assign(new Error('boom'), {reason: `unit ${i} is unreadable`})
@@ -42,7 +42,7 @@ describe('runBatches', () => {
     const faces = [1, 3, 0, -1, 2, 1, 4]
     const calls: number[] = []
     const seen: Array<{index: number; ok: boolean; error?: string; tags: number[]; logits: number[]}> = []
-    for await (const batch of runBatches(fakeSession(calls), faces.length, {batchSize: 2, prepare: units(faces)})) {
+    for await (const batch of runBatches(fakeSession(calls), faces.keys(), {batchSize: 2, prepare: units(faces)})) {
       for (const o of batch) {
         seen.push({index: o.index, ok: o.ok, error: o.error, tags: o.inputs.map((x) => x.input.tag), logits: o.inputs.map((x) => x.output.logits[0]!)})
       }
@@ -65,7 +65,7 @@ describe('runBatches', () => {
 
   it('under strict, stops at the first unit that fails, naming it', async () => {
     const run = async () => {
-      for await (const _ of runBatches(fakeSession([]), 4, {batchSize: 2, prepare: units([1, 1, -1, 1]), strict: true, describe: (i) => `img${i}.jpg`})) {
+      for await (const _ of runBatches(fakeSession([]), [0, 1, 2, 3], {batchSize: 2, prepare: units([1, 1, -1, 1]), strict: true, describe: (i) => `img${i}.jpg`})) {
         // consume
       }
     }
@@ -73,10 +73,29 @@ describe('runBatches', () => {
     await expect(run()).rejects.toThrow('img2.jpg: unit 2 is unreadable')
   })
 
+  it('reads a stream of units in order, a batch at a time, and tells each outcome its unit', async () => {
+    async function* frames() {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 1))
+        yield {frame: i, faces: i % 2 === 0 ? 1 : 2}
+      }
+    }
+    const calls: number[] = []
+    const got: Array<[number, number, number]> = []
+    for await (const batch of runBatches(fakeSession(calls), frames(), {
+      batchSize: 2,
+      prepare: async (u) => ({ok: true, inputs: Array.from({length: u.faces}, (_, j) => input(100 * u.frame + j))}),
+    })) {
+      for (const o of batch) got.push([o.index, o.unit.frame, o.inputs.length])
+    }
+    expect(got).toEqual([[0, 0, 1], [1, 1, 2], [2, 2, 1], [3, 3, 2], [4, 4, 1]])
+    expect(calls).toEqual([2, 1, 2, 1, 1])
+  })
+
   it('runs nothing for no units', async () => {
     const calls: number[] = []
     const batches = []
-    for await (const b of runBatches(fakeSession(calls), 0, {batchSize: 4, prepare: units([])})) batches.push(b)
+    for await (const b of runBatches(fakeSession(calls), [], {batchSize: 4, prepare: units([])})) batches.push(b)
     expect(batches).toEqual([])
     expect(calls).toEqual([])
   })
