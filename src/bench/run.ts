@@ -524,9 +524,9 @@ async function ensureDeterministicModel(path: string, dtype: 'float32' | 'float1
 /** The model the speed measurements use: --model, or the deterministic one (built on first use). */
 async function prepareModel(spec: string | undefined, deterministic: string, status: (m: string) => void): Promise<BenchResult['model']> {
   if (spec) {
-    const path = resolve(spec)
-    if (!/\.onnx$/i.test(path) || !existsSync(path)) throw new Error(`--model expects an existing .onnx file; got ${spec}`)
-    return {path, bytes: (await stat(path)).size, source: 'user', note: 'user model'}
+    const {resolveModelFile} = await import('../pipeline/model.js')
+    const {onnxPath: path} = await resolveModelFile(spec, {onStatus: (_stage, message) => status(message)})
+    return {path, bytes: (await stat(path)).size, source: 'user', note: `user model (${spec})`}
   }
   await ensureDeterministicModel(deterministic, 'float32', status)
   return {

@@ -1,6 +1,8 @@
 /** What every dataset layout reader returns: images in dataset order, labels as indices into `labels`. */
 
-export type DatasetFormat = 'rafdb' | 'affectnet' | 'imagefolder' | 'csv'
+/** Every layout poster reads (`--format`), in the order --format auto tries them. */
+export const DATASET_FORMATS = ['rafdb', 'affectnet', 'imagefolder', 'csv'] as const
+export type DatasetFormat = (typeof DATASET_FORMATS)[number]
 
 export interface DatasetItem {
   /** Absolute path of the image file. */
