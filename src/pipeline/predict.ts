@@ -11,29 +11,23 @@
  * - overlays are written (atomically) before their row, so a row on disk means its overlay is there too.
  */
 import {existsSync} from 'node:fs'
-import {mkdir, readFile} from 'node:fs/promises'
+import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 
 import {discoverImages, type Discovered} from '../datasets/folder.js'
 import {codeUnitCompare} from '../datasets/fsutil.js'
 import {fnv1a32, formatShard, selectShard, type Shard} from '../datasets/shard.js'
 import type {DatasetItem} from '../datasets/types.js'
-import {ImageError, reasonUnreadable} from '../image/errors.js'
 import {argmax, softmax} from '../metrics/classification.js'
-import {
-  PredictionsWriter,
-  classNamesFromColumns,
-  hasLandmarkColumns,
-  predictColumns,
-  readPredictions,
-  type PredictionRow,
-} from '../report/predictions-csv.js'
+import {PREPROCESS} from '../image/preprocess.js'
+import {predictColumns, type PredictionRow} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../report/run-dir.js'
 import {escapeXml} from '../report/xml.js'
-import {classifyBatches} from '../runtime/classify.js'
 import type {Device} from '../runtime/session.js'
-import {landmarksToPixels} from './evaluate.js'
+import {mapLandmarks, readItemBytes, wholeImageStage, type FaceStage} from './inputs.js'
 import {openModel, type OpenedModel} from './model.js'
+import {runLoop} from './run-loop.js'
+import {openRunOutput} from './run-output.js'
 
 /** Default output file, in the current folder. */
 export const DEFAULT_PREDICT_OUT = 'predictions.csv'
@@ -148,39 +142,6 @@ export function overlaySvg(width: number, height: number, landmarks: ArrayLike<n
   return parts.join('')
 }
 
-/** The file's bytes through its raw path (names that are not valid UTF-8), with eval's error reasons. */
-async function readRaw(item: DatasetItem): Promise<string | Uint8Array> {
-  if (!item.rawPath) return item.path
-  try {
-    return await readFile(item.rawPath)
-  } catch (e) {
-    throw new ImageError('unreadable', reasonUnreadable((e as NodeJS.ErrnoException).code ?? 'EIO'), {path: item.relPath, cause: e})
-  }
-}
-
-/** PredictionsWriter's "cannot resume" lists every column (146 with landmarks); say what differs instead. */
-async function explainResumeMismatch(e: unknown, output: string, columns: readonly string[]): Promise<unknown> {
-  if (!(e instanceof Error) || !e.message.startsWith('cannot resume')) return e
-  let had: string[]
-  try {
-    had = (await readPredictions(output)).columns
-  } catch {
-    return e
-  }
-  if (!had.includes('path') || !had.includes('status')) {
-    return new Error(`cannot resume ${output}: it is not a predictions file (its header is [${had.slice(0, 8).join(', ')}]); choose another --out`)
-  }
-  const diffs: string[] = []
-  const lmHad = hasLandmarkColumns(had)
-  const lmWant = hasLandmarkColumns(columns)
-  if (lmHad !== lmWant) diffs.push(lmHad ? 'it has landmark columns (pass --landmarks)' : 'it has no landmark columns (drop --landmarks)')
-  const cHad = classNamesFromColumns(had)
-  const cWant = classNamesFromColumns(columns)
-  if (cHad.join('\n') !== cWant.join('\n')) diffs.push(`its classes are [${cHad.join(', ')}], this model's are [${cWant.join(', ')}]`)
-  if (diffs.length === 0) diffs.push(`its header is [${had.slice(0, 8).join(', ')}${had.length > 8 ? ', ...' : ''}]`)
-  return new Error(`cannot resume ${output}: it was written by another kind of run: ${diffs.join('; ')}. Use the same model and flags, or another --out.`)
-}
-
 function describeDiscovery(d: Discovered): string[] {
   const lines = [...d.notes]
   for (const e of d.excluded) lines.push(`left out ${e.count}: ${e.reason}`)
@@ -237,7 +198,7 @@ async function predictWithModel(
   run: {discovered: Discovered; items: DatasetItem[]; shard: Shard | undefined; output: string; warnings: string[]},
 ): Promise<PredictSummary> {
   const status = opts.onStatus ?? (() => {})
-  const {items, output, warnings, shard} = run
+  const {items, warnings, shard} = run
   const C = model.numClasses
   let classes = model.labels
   if (!classes) {
@@ -250,109 +211,105 @@ async function predictWithModel(
   }
   if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
+  const stage: FaceStage = wholeImageStage()
+  const decode = {formats: 'all' as const, ...(opts.maxPixels === undefined ? {} : {limitInputPixels: opts.maxPixels})}
 
-  const columns = predictColumns(classes, {landmarks: opts.landmarks})
-  let writer: PredictionsWriter
-  try {
-    writer = await PredictionsWriter.open(output, {columns, classNames: classes, resume: opts.resume})
-  } catch (e) {
-    throw await explainResumeMismatch(e, output, columns)
-  }
+  const output = await openRunOutput(run.output, {
+    columns: predictColumns(classes, {landmarks: opts.landmarks}),
+    classNames: classes,
+    resume: opts.resume,
+    identity: {
+      kind: 'predict',
+      model: {sha256: model.sha256, labels: classes},
+      preprocess: {size: PREPROCESS.size, resize: PREPROCESS.resize, mean: PREPROCESS.mean, std: PREPROCESS.std, formats: decode.formats, max_pixels: opts.maxPixels ?? null},
+      ...stage.identity(),
+    },
+  })
   const started = performance.now()
   let ok = 0
   let errors = 0
   let processed = 0
   let skipped = 0
   try {
-    for (const w of writer.existing?.warnings ?? []) warnings.push(w)
-    // Rows already in a resumed file: the first row of each path counts (a file written by predict has one).
+    for (const w of output.warnings) warnings.push(w)
+    // Rows already in a resumed file, by path; rows for paths that are not among this run's inputs stay as they are.
     const wanted = new Set(items.map((i) => i.relPath))
-    const done = new Map<string, string>()
     let foreign = 0
-    for (const rec of writer.existing?.rows ?? []) {
-      const p = rec.path ?? ''
-      if (!wanted.has(p)) foreign++
-      else if (!done.has(p)) done.set(p, rec.status ?? '')
+    for (const [p, recs] of output.done) {
+      if (!wanted.has(p)) {
+        foreign += recs.length
+        continue
+      }
+      skipped++
+      if (recs[0]!.status === 'error') errors++
+      else ok++
     }
-    if (foreign > 0) warnings.push(`${output} holds ${foreign} rows for images that are not among this run's inputs; they are kept as they are`)
-    skipped = done.size
-    for (const st of done.values()) {
-      if (st === 'ok') ok++
-      else errors++
-    }
-    if (skipped > 0) status(`resuming: ${skipped} of ${items.length} images already in ${output}`)
+    if (foreign > 0) warnings.push(`${run.output} holds ${foreign} rows for images that are not among this run's inputs; they are kept as they are`)
+    if (skipped > 0) status(`resuming: ${skipped} of ${items.length} images already in ${run.output}`)
 
-    const todo = items.filter((i) => !done.has(i.relPath))
-    const byPath = new Map(todo.map((i) => [i.path, i]))
+    const todo = items.filter((i) => !output.done.has(i.relPath))
     const names = opts.overlay ? overlayNames(run.discovered.items) : undefined
-    const decodeOpts = {formats: 'all' as const, ...(opts.maxPixels === undefined ? {} : {limitInputPixels: opts.maxPixels})}
-    const {preprocessInto} = await import('../image/preprocess.js')
-    const {compositeSvgOnImage} = await import('../image/sharp.js')
+    const {compositeSvgOnImage} = opts.overlay ? await import('../image/sharp.js') : {compositeSvgOnImage: undefined}
 
     let progressed = skipped
     opts.onProgress?.(progressed, items.length)
-    for await (const outcomes of classifyBatches(
-      model.session,
-      todo.map((item, index) => ({index, path: item.path})),
-      {
-        batchSize: opts.batchSize ?? 32,
-        preprocess: async (p, out, offset) => {
-          const item = byPath.get(p)!
-          const input = await readRaw(item)
-          return preprocessInto(input, out, offset, {...decodeOpts, path: item.relPath})
-        },
-        landmarks: wantLandmarks,
-      },
-    )) {
-      const rows: PredictionRow[] = []
-      const overlays: Array<Promise<void>> = []
-      for (const o of outcomes) {
-        const item = todo[o.index]!
-        if (!o.ok || !o.logits) {
-          rows.push({path: item.relPath, status: 'error', error: o.error ?? 'unknown error'})
-          continue
-        }
-        const probs = softmax(o.logits, C)
+    await runLoop<{label: string; pixels?: Float64Array; width: number; height: number}>({
+      session: model.session,
+      units: todo.map((item) => ({item})),
+      output,
+      stage,
+      decode,
+      batchSize: opts.batchSize ?? 32,
+      landmarks: wantLandmarks,
+      toRows(item, o) {
+        const scored = o.inputs[0]
+        if (!o.ok || !scored) return {rows: [{path: item.relPath, status: 'error', error: o.error ?? 'unknown error'}]}
+        const probs = softmax(scored.output.logits, C)
         const row: PredictionRow = {path: item.relPath, status: 'ok', probs}
-        const pixels = o.landmarks ? landmarksToPixels(o.landmarks, o.width!, o.height!) : undefined
+        const pixels = scored.output.landmarks ? mapLandmarks(scored.output.landmarks, scored.input.toOriginal) : undefined
         if (opts.landmarks && pixels) row.landmarks = pixels
-        rows.push(row)
-        if (opts.overlay && names) {
-          const pred = argmax(probs)
-          const label = `${classes[pred]} ${(probs[pred]! * 100).toFixed(1)}%`
-          const target = path.join(opts.overlay, names.get(item.relPath)!)
-          overlays.push(
-            (async () => {
-              const input = await readRaw(item)
-              const svg = overlaySvg(o.width!, o.height!, pixels, label)
-              const png = await compositeSvgOnImage(input, svg, {...decodeOpts, path: item.relPath})
+        const pred = argmax(probs)
+        const label = `${classes[pred]} ${(probs[pred]! * 100).toFixed(1)}%`
+        return {rows: [row], extra: {label, pixels, width: scored.input.width, height: scored.input.height}}
+      },
+      // Overlays before rows: a row on disk means its overlay is complete, and a failed overlay (a full disk)
+      // stops the run before its rows are committed, so --resume redoes both.
+      beforeCommit: async (units) => {
+        if (!opts.overlay || !names || !compositeSvgOnImage) return
+        await Promise.all(
+          units.map(async (u) => {
+            if (!u.extra) return
+            const target = path.join(opts.overlay!, names.get(u.item.relPath)!)
+            const svg = overlaySvg(u.extra.width, u.extra.height, u.extra.pixels, u.extra.label)
+            try {
+              const png = await compositeSvgOnImage(await readItemBytes(u.item), svg, {...decode, path: u.item.relPath})
               await writeFileAtomic(target, png)
-            })(),
-          )
+            } catch (e) {
+              throw new Error(`overlay ${target} could not be written (${(e as Error).message}); its row was not written either, so --resume redoes it`)
+            }
+          }),
+        )
+      },
+      afterCommit: async (units) => {
+        const rows = units.flatMap((u) => u.rows)
+        for (const r of rows) {
+          if (r.status === 'error') errors++
+          else ok++
         }
-      }
-      // Overlays first: a row on disk means its overlay is complete.
-      const settled = await Promise.allSettled(overlays)
-      for (const s of settled) {
-        if (s.status === 'rejected') warnings.push(`overlay not written: ${(s.reason as Error)?.message ?? String(s.reason)}`)
-      }
-      await writer.append(rows)
-      for (const r of rows) {
-        if (r.status === 'ok') ok++
-        else errors++
-      }
-      processed += rows.length
-      progressed += rows.length
-      opts.onProgress?.(progressed, items.length)
-      await opts.onBatch?.(rows)
-    }
+        processed += units.length
+        progressed += units.length
+        opts.onProgress?.(progressed, items.length)
+        await opts.onBatch?.(rows)
+      },
+    })
   } finally {
-    await writer.close()
+    await output.close()
+    await stage.release()
   }
   const secs = (performance.now() - started) / 1000
-  if (errors > 0) status(`${errors} of ${items.length} images could not be read (status=error rows in ${output})`)
+  if (errors > 0) status(`${errors} of ${items.length} images could not be read (status=error rows in ${run.output})`)
   return {
-    output,
+    output: run.output,
     images: items.length,
     ok,
     errors,

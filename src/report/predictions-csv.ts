@@ -21,6 +21,27 @@ export const EVAL_BASE_COLUMNS = [
 /** predict's leading columns, in order. */
 export const PREDICT_BASE_COLUMNS = ['path', 'status', 'error', 'pred', 'pred_name', 'confidence'] as const
 
+/**
+ * Face columns, after the leading columns and before the probabilities, when faces come from annotated boxes or
+ * a detector (--faces box|detect). `face` is the 0-based index of the face within its image (left to right),
+ * `faces` how many the image holds (so a resumed run can tell an image whose rows were cut short). Points are the
+ * detector's alignment points, r = the subject's right (on the image's left), in pixels of the original image.
+ */
+export const FACE_BOX_COLUMNS = ['face_x', 'face_y', 'face_w', 'face_h'] as const
+export const FACE_DETECT_COLUMNS = [
+  'face_score', 'eye_r_x', 'eye_r_y', 'eye_l_x', 'eye_l_y', 'nose_x', 'nose_y', 'mouth_x', 'mouth_y',
+] as const
+
+/** Which face columns a run writes: none (whole images), the box, or the box with the detector's points. */
+export type FaceColumnSet = 'none' | 'box' | 'detect'
+
+/** The face columns of a set, in order. */
+export function faceColumns(set: FaceColumnSet): string[] {
+  if (set === 'none') return []
+  if (set === 'box') return [...FACE_BOX_COLUMNS]
+  return ['face', 'faces', ...FACE_BOX_COLUMNS, ...FACE_DETECT_COLUMNS]
+}
+
 /** Landmark points of the MobileFaceNet head (68 (x, y) pairs). */
 export const LANDMARK_POINTS = 68
 
@@ -33,6 +54,8 @@ export interface ColumnOptions {
   landmarks?: boolean
   /** Landmark points (default 68). */
   landmarkPoints?: number
+  /** Face columns (default none). */
+  faces?: FaceColumnSet
 }
 
 /**
@@ -50,7 +73,7 @@ export function landmarkColumns(points = LANDMARK_POINTS): string[] {
 }
 
 function withClassColumns(base: readonly string[], classNames: readonly string[], opts: ColumnOptions): string[] {
-  const cols = [...base, ...classNames.map(probColumn)]
+  const cols = [...base, ...faceColumns(opts.faces ?? 'none'), ...classNames.map(probColumn)]
   if (opts.landmarks) cols.push(...landmarkColumns(opts.landmarkPoints))
   assertUniqueColumns(cols)
   return cols
@@ -85,11 +108,34 @@ export function hasLandmarkColumns(columns: readonly string[]): boolean {
   return columns.includes('lm0_x')
 }
 
+export type RowStatus = 'ok' | 'error' | 'no_face'
+
+/** A point in pixels of the original image. */
+export interface PixelPoint {
+  x: number
+  y: number
+}
+
+/** What the face columns say about one face (see faceColumns). */
+export interface FaceFields {
+  /** 0-based index within the image, left to right. */
+  index: number
+  /** Faces in the image (the rows it has). */
+  count: number
+  box: {x: number; y: number; w: number; h: number}
+  score?: number
+  eyeR?: PixelPoint
+  eyeL?: PixelPoint
+  nose?: PixelPoint
+  mouth?: PixelPoint
+}
+
 /** One image's outcome, before formatting. Indices (label, pred) are into the class names of the writer. */
 export interface PredictionRow {
   /** The path as the user knows it (relative to the dataset root for eval). */
   path: string
-  status: 'ok' | 'error'
+  /** ok; error (with a reason); no_face (a detector found none: the image was read, there is nothing to score). */
+  status: RowStatus
   /** Why the image failed (status "error"). */
   error?: string
   split?: string
@@ -107,6 +153,8 @@ export interface PredictionRow {
   probs?: ArrayLike<number>
   /** 2 × points values: x0, y0, x1, y1, ... */
   landmarks?: ArrayLike<number>
+  /** The face this row is about (--faces box|detect). */
+  face?: FaceFields
   /** Values for any other columns of a custom column set. */
   extra?: Record<string, string | number | boolean | undefined>
 }
@@ -166,10 +214,31 @@ export function predictionRecord(row: PredictionRow, classNames: readonly string
       }
     }
   }
+  if (row.face) Object.assign(rec, faceRecord(row.face))
   if (row.extra) {
     for (const [k, v] of Object.entries(row.extra)) {
       rec[k] = v === undefined ? '' : typeof v === 'number' ? String(v) : String(v)
     }
+  }
+  return rec
+}
+
+/** Face columns as written: indices as integers, box and points in pixels (6 decimals), score as a probability. */
+function faceRecord(f: FaceFields): Record<string, string> {
+  const rec: Record<string, string> = {
+    face: String(f.index),
+    faces: String(f.count),
+    face_x: formatCoord(f.box.x),
+    face_y: formatCoord(f.box.y),
+    face_w: formatCoord(f.box.w),
+    face_h: formatCoord(f.box.h),
+  }
+  if (f.score !== undefined) rec.face_score = formatProb(f.score)
+  const points: Array<[string, PixelPoint | undefined]> = [['eye_r', f.eyeR], ['eye_l', f.eyeL], ['nose', f.nose], ['mouth', f.mouth]]
+  for (const [name, p] of points) {
+    if (!p) continue
+    rec[`${name}_x`] = formatCoord(p.x)
+    rec[`${name}_y`] = formatCoord(p.y)
   }
   return rec
 }
@@ -210,10 +279,33 @@ export interface PredictionsFile {
   rows: Array<Record<string, string>>
   /** Bytes of the file up to the end of its last complete record (where a resumed run appends). */
   completeBytes: number
+  /** recordEnds[i]: bytes up to the end of rows[i]; headerBytes: up to the end of the header (0 when none). */
+  recordEnds: number[]
+  headerBytes: number
   /** A final record without its line ending (a run killed mid-write), left out. */
   droppedPartial?: {line: number; bytes: number; text: string}
   /** Human-readable notes about what was tolerated (the dropped partial row). */
   warnings: string[]
+}
+
+/**
+ * Byte offsets just past each non-empty record's line ending (line endings inside quoted fields do not end a
+ * record; blank lines are not records, as the parser skips them).
+ */
+function recordEndOffsets(buf: Uint8Array): number[] {
+  let inQuotes = false
+  let start = 0
+  const ends: number[] = []
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i]
+    if (b === 0x22) inQuotes = !inQuotes
+    else if (b === 0x0a && !inQuotes) {
+      const blank = i === start || (i === start + 1 && buf[start] === 0x0d)
+      if (!blank) ends.push(i + 1)
+      start = i + 1
+    }
+  }
+  return ends
 }
 
 /** Byte offset just past the last line ending that is not inside a quoted field (0 when there is none). */
@@ -266,7 +358,7 @@ export function parsePredictionsCsv(data: string | Uint8Array, name = 'predictio
   }
   if (records.length === 0) {
     if (droppedPartial) warnings[0] = `${name}: its header was cut short (an interrupted run); starting it afresh`
-    return {columns: [], rows: [], completeBytes: 0, droppedPartial, warnings}
+    return {columns: [], rows: [], completeBytes: 0, recordEnds: [], headerBytes: 0, droppedPartial, warnings}
   }
   const columns = records[0]!
   const seen = new Set<string>()
@@ -286,7 +378,18 @@ export function parsePredictionsCsv(data: string | Uint8Array, name = 'predictio
     })
     rows.push(rec)
   }
-  return {columns, rows, completeBytes, droppedPartial, warnings}
+  const ends = recordEndOffsets(buf.subarray(0, completeBytes))
+  // One end per parsed record (header first) unless a quoting oddity split them differently; then no offsets.
+  const aligned = ends.length === records.length
+  return {
+    columns,
+    rows,
+    completeBytes,
+    recordEnds: aligned ? ends.slice(1) : [],
+    headerBytes: aligned ? ends[0]! : 0,
+    droppedPartial,
+    warnings,
+  }
 }
 
 /** Read predictions.csv (see parsePredictionsCsv). */
@@ -303,7 +406,7 @@ function num(s: string | undefined): number | undefined {
 /** A read record back as a PredictionRow (numbers parsed; probabilities in p_ column order). */
 export function recordToPredictionRow(record: Record<string, string>, columns?: readonly string[]): PredictionRow {
   const cols = columns ?? Object.keys(record)
-  const status = record.status === 'error' ? 'error' : 'ok'
+  const status: RowStatus = record.status === 'error' ? 'error' : record.status === 'no_face' ? 'no_face' : 'ok'
   const row: PredictionRow = {path: record.path ?? '', status}
   if (record.error) row.error = record.error
   if (record.split) row.split = record.split
@@ -348,6 +451,11 @@ export interface PredictionsWriterOptions {
   resume?: boolean
   /** fsync after every append (default true). */
   fsync?: boolean
+  /**
+   * When resuming: how many of the existing rows to keep (default all). Rows after them are cut off the file, as
+   * an incomplete last row is: a unit (an image with several faces) whose rows were cut short is redone whole.
+   */
+  keepRows?: (existing: PredictionsFile) => number
 }
 
 /**
@@ -401,9 +509,18 @@ export class PredictionsWriter {
             `[${opts.columns.join(', ')}] (different classes, landmarks or command?)`,
         )
       }
+      let end = existing.completeBytes
+      const keep = opts.keepRows ? Math.max(0, Math.min(existing.rows.length, opts.keepRows(existing))) : existing.rows.length
+      if (keep < existing.rows.length) {
+        if (existing.recordEnds.length !== existing.rows.length) {
+          throw new Error(`cannot resume ${path}: its records could not be located in the file to cut off an incomplete image`)
+        }
+        end = keep === 0 ? existing.headerBytes : existing.recordEnds[keep - 1]!
+        existing = {...existing, rows: existing.rows.slice(0, keep), recordEnds: existing.recordEnds.slice(0, keep), completeBytes: end}
+      }
       const handle = await fsp.open(path, 'r+')
       try {
-        await handle.truncate(existing.completeBytes)
+        await handle.truncate(end)
         if (opts.fsync ?? true) await handle.sync()
       } catch (err) {
         await handle.close()

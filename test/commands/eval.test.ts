@@ -254,6 +254,31 @@ describe('poster eval', () => {
     expect(c.error?.message).toMatch(/resume|not empty|exists/i)
   })
 
+  it('refuses to resume a run on relabelled data or with another model, naming what differs', async () => {
+    const root = await makeRafdb(samples)
+    const out = join(work, 'relabel')
+    // Interrupted after 4 rows (a run of this poster: its identity record is beside the file).
+    const first = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', out, '--limit', '4', '--json', '--no-pictures'], {root: ROOT}))
+    expect(first.error).toBeUndefined()
+    const csv = await readFile(join(out, 'predictions.csv'), 'utf8')
+    // Same file names, other labels: every code moves to the next class.
+    const labels = join(root, 'EmoLabel', 'list_patition_label.txt')
+    const original = await readFile(labels, 'utf8')
+    await writeFile(labels, original.replace(/ (\d)$/gm, (_, d: string) => ` ${(Number(d) % 7) + 1}`))
+    const b = await captureOutput(() => Eval.run([root, '--model', modelPath, '--out', out, '--resume', '--json', '--no-pictures'], {root: ROOT}))
+    // --json: the error is the JSON on stdout, exit code 1.
+    expect(JSON.parse(b.stdout).error).toMatchObject({exitCode: 1})
+    expect(JSON.parse(b.stdout).error.message).toMatch(/cannot resume .*predictions\.csv: 4 of its images have other labels than this dataset gives them \(.*: label \d there, \d in the dataset\)/)
+    expect(await readFile(join(out, 'predictions.csv'), 'utf8')).toBe(csv)
+    await writeFile(labels, original)
+    // Another model with the same classes.
+    const other = join(work, 'other-model.onnx')
+    await writeTinyModel(other, {...SPEC, bias: SPEC.bias?.map(() => 0) ?? Array(7).fill(0)})
+    const c = await captureOutput(() => Eval.run([root, '--model', other, '--out', out, '--resume', '--json', '--no-pictures'], {root: ROOT}))
+    expect(JSON.parse(c.stdout).error.message).toMatch(/it was written by a different run \(model\.sha256: [0-9a-f]{64} there, [0-9a-f]{64} now\)/)
+    expect(await readFile(join(out, 'predictions.csv'), 'utf8')).toBe(csv)
+  })
+
   it('evaluates the ImageFolder layout of the official scripts (folders 1..7 in RAF-DB order)', async () => {
     const root = await mkdtemp(join(tmpdir(), 'poster-if-'))
     const expected: Array<[number, number]> = []
