@@ -25,20 +25,6 @@ export function mapLandmarks(normalized: ArrayLike<number>, m: Affine): Float64A
   return out
 }
 
-/** The whole image is the face (aligned crops as RAF-DB distributes them): today's and the paper's input. */
-export function wholeImageStage(): FaceStage {
-  return {
-    mode: 'whole',
-    async crops(image) {
-      return [{image, toOriginal: [image.width, 0, 0, 0, image.height, 0]}]
-    },
-    identity: () => ({faces: 'whole'}),
-    release: async () => {},
-  }
-}
-
-export type {Affine, FaceCrop, FaceStage, FacesMode} from '../faces/types.js'
-
 /** One model input: a crop resized to 224×224, with what its rows need. */
 export interface ModelInput extends PreparedInput {
   /** Decoded size of the original image. */

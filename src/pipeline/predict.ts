@@ -24,7 +24,9 @@ import {predictColumns, type PredictionRow} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../report/run-dir.js'
 import {escapeXml} from '../report/xml.js'
 import type {Device} from '../runtime/session.js'
-import {mapLandmarks, readItemBytes, wholeImageStage, type FaceStage} from './inputs.js'
+import {openFaceStage} from '../faces/stage.js'
+import type {FaceStage, FacesMode} from '../faces/types.js'
+import {mapLandmarks, readItemBytes} from './inputs.js'
 import {openModel, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput} from './run-output.js'
@@ -211,7 +213,7 @@ async function predictWithModel(
   }
   if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
-  const stage: FaceStage = wholeImageStage()
+  const stage: FaceStage = await openFaceStage({mode: 'whole'})
   const decode = {formats: 'all' as const, ...(opts.maxPixels === undefined ? {} : {limitInputPixels: opts.maxPixels})}
 
   const output = await openRunOutput(run.output, {
