@@ -18,6 +18,8 @@ Output: --out defaults to predictions.csv in the current folder (predictions-K-o
 
 Sharding: --shard K/N runs a stable 1/N of the inputs (by a hash of the path). Without it, a Kubernetes Indexed Job sets the shard from JOB_COMPLETION_INDEX when --shards N is given, and a Slurm job array from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT. Join the shards' files with poster merge.
 
+Videos (mp4 m4v mov mkv webm avi, mixed freely with images): frames are decoded by ffmpeg (the one bundled with poster; POSTER_FFMPEG=/path/to/ffmpeg for another), every frame or those picked by --fps / --every, each with its real timestamp. The CSV then has frame,time_s,track after path (empty for images), one row per frame and face (status no_face when there is none), --smooth adds smooth_pred,smooth_pred_name,smooth_<class>... after the probabilities, and each video gets <name>.timeline.svg/png (every face track's probabilities over time) in --timeline and a per-track summary (seconds per dominant expression). --resume continues a video at its next unprocessed frame.
+
 ${EXIT_CODES_HELP} Error rows do not change the exit code.`
 
   static override examples = [
@@ -27,6 +29,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     {description: 'Shard 2 of 4 by hand, then join the four files', command: '<%= config.bin %> predict ./photos -r --model rafdb --shard 2/4 --out part-{shard}.csv && <%= config.bin %> merge part-*-of-4.csv --out all.csv'},
     {description: 'Kubernetes Indexed Job (completions: 8, completionMode: Indexed): the container command', command: '<%= config.bin %> predict /data/photos -r --model rafdb --shards 8 --out /results/part-{shard}.csv --resume'},
     {description: 'Slurm job array of 8 tasks', command: 'sbatch --array=0-7 --wrap "<%= config.bin %> predict /data/photos -r --model rafdb --out results/part-{shard}.csv --resume"'},
+    {description: 'A video, 5 frames per second, smoothed over half a second', command: '<%= config.bin %> predict interview.mp4 --model rafdb --fps 5 --smooth 0.5 --out interview.csv'},
     {description: 'Summary as JSON', command: '<%= config.bin %> predict ./photos --model rafdb --json'},
   ]
 
@@ -49,6 +52,10 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     resume: Flags.boolean({description: 'continue an existing --out: inputs already in it are skipped', default: false}),
     shard: Flags.string({description: 'run only shard K of N (1-based, e.g. 2/4)'}),
     shards: Flags.integer({description: 'number of shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or a Slurm array', min: 1}),
+    fps: Flags.string({description: 'videos: sample this many frames per second (the first frame of every 1/N s; default every frame)'}),
+    every: Flags.integer({description: 'videos: sample every K-th frame', min: 1, exclusive: ['fps']}),
+    smooth: Flags.string({description: 'videos: also write probabilities smoothed over S seconds per face track (exponential moving average)'}),
+    timeline: Flags.string({description: 'videos: folder for <name>.timeline.svg/png (default <out without .csv>.timelines)'}),
     'max-pixels': Flags.integer({description: 'images with more pixels are error rows (decompression-bomb guard; default 178956970, as Pillow)', min: 1}),
   }
 
@@ -63,6 +70,13 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     } catch (e) {
       throw new UsageError((e as Error).message)
     }
+    const seconds = (name: string, v: string | undefined) => {
+      if (v === undefined) return undefined
+      const x = Number(v)
+      if (!(x > 0) || !Number.isFinite(x)) throw new UsageError(`--${name} must be a positive number, got "${v}"`)
+      return x
+    }
+    const video = {fps: seconds('fps', flags.fps), every: flags.every, smooth: seconds('smooth', flags.smooth), timelines: flags.timeline}
     const {predict} = await import('../pipeline/predict.js')
     const status = statusLine(this)
     const download = downloadBar(this)
@@ -83,6 +97,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
         resume: flags.resume,
         shard,
         maxPixels: flags['max-pixels'],
+        video,
         onStatus: status,
         onProgress: bar.update,
         onDownloadProgress: (received, total) => download.update(received, total),
@@ -93,10 +108,17 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     }
     for (const w of result.warnings) status(`warning: ${w}`)
     if (!this.jsonEnabled()) {
+      const video = 'videos' in result ? (result as import('../pipeline/video.js').VideoRunSummary) : undefined
       const parts = [`${result.ok} ok`, `${result.errors} errors`]
+      if (video) parts.splice(1, 0, `${video.frames} frames`)
       if (result.skipped_resumed > 0) parts.push(`${result.skipped_resumed} already done`)
-      this.log(`Wrote ${result.output}: ${result.images} images (${parts.join(', ')})${result.images_per_s > 0 ? `, ${result.images_per_s} images/s` : ''}`)
+      const what = video ? `${result.images} inputs, ${video.videos.length} of them videos` : `${result.images} images`
+      this.log(`Wrote ${result.output}: ${what} (${parts.join(', ')})${result.images_per_s > 0 ? `, ${result.images_per_s} ${video ? 'frames and images' : 'images'}/s` : ''}`)
       if (result.overlay) this.log(`Overlays in ${result.overlay}`)
+      if (video) {
+        const {videoSummaryLines} = await import('../pipeline/video.js')
+        for (const v of video.videos) for (const line of videoSummaryLines(v)) this.log(line)
+      }
     }
     return result
   }
