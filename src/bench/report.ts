@@ -1,7 +1,7 @@
 /** Turns a BenchResult into the printed header and table rows. */
 import {relativeSpread, type Summary} from './stats.js'
 import {formatBytes, formatDuration, formatNumber, formatRatio, formatTable, type TableRow} from './table.js'
-import type {BenchResult, ModelEntry} from './run.js'
+import type {BenchResult, ModelEntry} from './types.js'
 
 function spread(s: Summary): string {
   return s.n > 1 ? `, spread ±${((relativeSpread(s) / 2) * 100).toFixed(0)}% over ${s.n}` : ''

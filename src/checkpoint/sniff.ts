@@ -10,10 +10,26 @@ export function sniffFormat(head: Uint8Array, fileSize: number): CheckpointForma
   if (fileSize === 0) throw notCheckpoint('the file is empty')
   if (head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))) return 'zip'
   if (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) return 'legacy'
+  if (looksLikeOnnx(head)) {
+    throw new CheckpointError(
+      'not-a-checkpoint',
+      'this is already an ONNX model (poster convert turns PyTorch checkpoints into ONNX); use it as it is: poster eval DATASET --model <this file>',
+    )
+  }
   if (head.length >= 262 && ascii(head.subarray(257, 262)) === 'ustar') {
     throw new CheckpointError('unsupported', 'this is a tar archive: the tar-based checkpoint format of PyTorch before 0.4 is not supported; re-save it with a newer torch')
   }
   throw notCheckpoint(describeBytes(head, fileSize))
+}
+
+/**
+ * An ONNX ModelProto as every exporter writes it: field 1 (ir_version, a small varint) first, then another
+ * ModelProto field (producer_name 2, producer_version 3, domain 4, model_version 5, doc_string 6, graph 7,
+ * opset_import 8, metadata_props 14).
+ */
+export function looksLikeOnnx(head: Uint8Array): boolean {
+  const NEXT_FIELD_TAGS = [0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72]
+  return head.length >= 3 && head[0] === 0x08 && head[1]! >= 1 && head[1]! <= 30 && NEXT_FIELD_TAGS.includes(head[2]!)
 }
 
 function notCheckpoint(found: string): CheckpointError {

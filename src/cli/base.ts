@@ -5,7 +5,16 @@
 import {Command, Errors} from '@oclif/core'
 import chalk from 'chalk'
 
-/** Exit codes, documented in the README and in every command's --help. */
+/**
+ * Exit codes, documented in the README and in every command's --help. The same mistake gets the same code in
+ * every command:
+ * - 2 usage: what the command line alone shows to be wrong, before any file is read: an unknown flag, a missing
+ *   argument, a malformed value (oclif's parse errors and the shared flags' parsers, src/cli/shared.ts), or flags
+ *   that contradict each other (UsageError);
+ * - 1 error: well-formed flags that do not fit the files: a model, dataset or input that does not exist or cannot
+ *   be read, class counts or --labels that do not match the model, an output that already exists;
+ * - 3 regression: the accuracy gate failed (RegressionError).
+ */
 export const EXIT = {ok: 0, error: 1, usage: 2, regression: 3} as const
 
 export const EXIT_CODES_HELP = 'Exit codes: 0 ok, 1 error, 2 usage, 3 regression (check / eval --baseline).'
@@ -35,11 +44,6 @@ export abstract class PosterCommand extends Command {
   protected override async init(): Promise<void> {
     await super.init()
     chalk.level = colorEnabled() ? (chalk.level || 1) : 0
-  }
-
-  /** Progress goes to stderr, and only to a terminal, never in --json mode. */
-  protected showProgress(): boolean {
-    return Boolean(process.stderr.isTTY) && !this.jsonEnabled()
   }
 
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {

@@ -1,10 +1,8 @@
-import {existsSync} from 'node:fs'
-
 import {Flags} from '@oclif/core'
 
-import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
-import {statusLine, threadsFlag} from '../cli/shared.js'
-import type {BenchResult} from '../bench/run.js'
+import {EXIT_CODES_HELP, PosterCommand} from '../cli/base.js'
+import {sharedFlags, statusLine} from '../cli/shared.js'
+import type {BenchResult} from '../bench/types.js'
 
 export default class Bench extends PosterCommand {
   static override summary = 'Measure POSTER++ speed and memory on this machine: model-only, preprocessing, whole eval, predict, conversion.'
@@ -30,6 +28,7 @@ ${EXIT_CODES_HELP}`
     {description: 'Full benchmark (a few minutes)', command: '<%= config.bin %> bench'},
     {description: 'Smoke run', command: '<%= config.bin %> bench --quick'},
     {description: 'Your converted model, 5 runs each', command: '<%= config.bin %> bench --model rafdb.onnx --runs 5'},
+    {description: 'The released RAF-DB checkpoint (downloaded and converted once, as eval does)', command: '<%= config.bin %> bench --model rafdb --quick'},
     {
       description: 'With the PyTorch baseline',
       command: 'POSTER_BENCH_PYTHON=/usr/bin/python3 POSTER_BENCH_OFFICIAL=~/POSTER_V2 <%= config.bin %> bench',
@@ -37,18 +36,15 @@ ${EXIT_CODES_HELP}`
   ]
 
   static override flags = {
-    model: Flags.string({char: 'm', description: 'an .onnx model (default: the deterministic untrained POSTER++, built once)'}),
+    model: sharedFlags.model({required: false, description: 'an .onnx file, a .pth checkpoint or a registry name, as for eval (default: the deterministic untrained POSTER++, built once)'}),
     runs: Flags.integer({description: 'runs per measurement; the median is reported (default 3, --quick 1)', min: 1}),
     quick: Flags.boolean({description: 'fast smoke run: fewer images, one run, no torch.onnx.export', default: false}),
-    threads: threadsFlag(),
+    threads: sharedFlags.threads(),
     out: Flags.string({char: 'o', description: 'JSON results file (default bench-results/bench-<timestamp>.json)'}),
   }
 
   async run(): Promise<BenchResult> {
     const {flags} = await this.parse(Bench)
-    if (flags.model !== undefined && (!/\.onnx$/i.test(flags.model) || !existsSync(flags.model))) {
-      throw new UsageError(`--model expects an existing .onnx file; got ${flags.model} (convert a checkpoint first with poster convert)`)
-    }
     const {runBench, writeBenchResult, defaultResultPath} = await import('../bench/run.js')
     const status = statusLine(this)
     const result = await runBench({model: flags.model, runs: flags.runs, quick: flags.quick, threads: flags.threads, onStatus: status})

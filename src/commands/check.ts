@@ -3,8 +3,8 @@ import {appendFile} from 'node:fs/promises'
 import {Args, Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand, RegressionError} from '../cli/base.js'
+import {sharedFlags, thresholdsFrom} from '../cli/shared.js'
 import type {ComparisonResult} from '../metrics/index.js'
-import {parseNumberFlag} from './eval.js'
 
 export interface CheckJson extends ComparisonResult {
   run: string
@@ -32,21 +32,13 @@ ${EXIT_CODES_HELP}`
 
   static override flags = {
     baseline: Flags.string({description: 'baseline run folder or metrics.json', required: true}),
-    'max-drop': Flags.string({description: 'largest allowed drop of accuracy, mean class accuracy and macro-F1, in points', default: '0.5'}),
-    'max-class-drop': Flags.string({description: "largest allowed drop of any class's recall, in points", default: '2.0'}),
-    'min-accuracy': Flags.string({description: 'absolute floor on accuracy, in percent'}),
-    significance: Flags.string({description: 'McNemar p-value below which a paired drop counts as real', default: '0.05'}),
+    ...sharedFlags.thresholds(),
     junit: Flags.string({description: 'write JUnit XML here (one test case per check)'}),
   }
 
   async run(): Promise<CheckJson> {
     const {args, flags} = await this.parse(Check)
-    const thresholds = {
-      maxDrop: parseNumberFlag('max-drop', flags['max-drop']),
-      maxClassDrop: parseNumberFlag('max-class-drop', flags['max-class-drop']),
-      significance: parseNumberFlag('significance', flags.significance),
-      ...(flags['min-accuracy'] === undefined ? {} : {minAccuracy: parseNumberFlag('min-accuracy', flags['min-accuracy'])}),
-    }
+    const thresholds = thresholdsFrom(flags)
     const {loadRun, compareRuns} = await import('../pipeline/check.js')
     const {checkTableMarkdown, junitXml, writeFileAtomic} = await import('../report/index.js')
     const [baseline, current] = await Promise.all([loadRun(flags.baseline), loadRun(args.run)])

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
-import {statusLine} from '../cli/shared.js'
+import {EXIT_CODES_HELP, PosterCommand} from '../cli/base.js'
+import {sharedFlags, statusLine} from '../cli/shared.js'
 import type {ConvertResult} from '../convert/convert.js'
 
 export default class Convert extends PosterCommand {
@@ -27,27 +27,28 @@ ${EXIT_CODES_HELP}`
 
   static override flags = {
     out: Flags.string({char: 'o', description: 'output .onnx path (default: the checkpoint path with .onnx)'}),
-    classes: Flags.string({description: 'expected class count: auto (from the head), 7 or 8', default: 'auto'}),
-    labels: Flags.string({description: 'class names in output order: rafdb, affectnet7, affectnet8, caers, or comma-separated names (default: RAF-DB for 7 classes, AffectNet for 8)'}),
-    dtype: Flags.string({description: 'weight storage: fp32, or fp16 for a half-size file (computed in float32)', options: ['fp32', 'fp16'], default: 'fp32'}),
+    classes: Flags.custom<number | 'auto'>({
+      description: 'expected class count: auto (from the head), or a count such as 7 or 8',
+      default: 'auto',
+      parse: async (input) => {
+        if (input.trim().toLowerCase() === 'auto') return 'auto'
+        const n = Number(input)
+        if (!Number.isInteger(n) || n < 2) throw new Error(`--classes expects auto or a class count such as 7 or 8, got "${input}"`)
+        return n
+      },
+    })(),
+    labels: sharedFlags.labels('class names in output order: rafdb, affectnet7, affectnet8, caers, or comma-separated names (default: RAF-DB for 7 classes, AffectNet for 8)'),
+    dtype: Flags.option({description: 'weight storage: fp32, or fp16 for a half-size file (computed in float32)', options: ['fp32', 'fp16'] as const, default: 'fp32' as const})(),
   }
 
   async run(): Promise<ConvertResult> {
     const {args, flags} = await this.parse(Convert)
-    let classes: number | undefined
-    if (flags.classes !== 'auto') {
-      classes = Number(flags.classes)
-      if (!Number.isInteger(classes) || classes < 2) throw new UsageError(`--classes expects auto or a class count such as 7 or 8, got "${flags.classes}"`)
-    }
+    const classes = flags.classes === 'auto' ? undefined : flags.classes
     const {parseLabels} = await import('../datasets/labels.js')
-    let labels: string[] | undefined
-    try {
-      labels = flags.labels ? parseLabels(flags.labels) : undefined
-    } catch (err) {
-      throw new UsageError((err as Error).message)
-    }
+    const labels = flags.labels === undefined ? undefined : parseLabels(flags.labels)
     if (labels && classes !== undefined && labels.length !== classes) {
-      throw new UsageError(`--labels names ${labels.length} classes but --classes is ${classes}`)
+      // The same mistake as a --labels count that does not match a model in eval or predict: exit 1.
+      throw new Error(`--labels names ${labels.length} classes (${labels.join(', ')}) but --classes is ${classes}`)
     }
     const {convertCheckpoint} = await import('../convert/convert.js')
     const result = await convertCheckpoint({

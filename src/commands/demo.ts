@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import chalk from 'chalk'
 
 import {EXIT_CODES_HELP, PosterCommand} from '../cli/base.js'
-import {progressBar, statusLine, threadsFlag} from '../cli/shared.js'
+import {progressBar, sharedFlags, statusLine} from '../cli/shared.js'
 import type {MetricsFile} from '../pipeline/evaluate.js'
 
 export default class Demo extends PosterCommand {
@@ -21,8 +21,8 @@ ${EXIT_CODES_HELP}`
 
   static override flags = {
     'per-class': Flags.integer({description: 'synthetic test images per class', default: 4, min: 1}),
-    'batch-size': Flags.integer({char: 'b', description: 'images per batch', default: 8, min: 1}),
-    threads: threadsFlag(),
+    'batch-size': sharedFlags.batchSize(8),
+    threads: sharedFlags.threads(),
     'runs-root': Flags.string({description: 'folder for the synthetic data and the run folder', default: 'runs'}),
   }
 

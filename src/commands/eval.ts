@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand, RegressionError, UsageError} from '../cli/base.js'
-import {deviceFlag, downloadBar, progressBar, statusLine, threadsFlag} from '../cli/shared.js'
+import {downloadBar, progressBar, sharedFlags, statusLine, thresholdsFrom} from '../cli/shared.js'
+import {DATASET_FORMATS} from '../datasets/types.js'
 import type {MetricsFile} from '../pipeline/evaluate.js'
 
 export default class Eval extends PosterCommand {
@@ -29,14 +30,14 @@ ${EXIT_CODES_HELP}`
   }
 
   static override flags = {
-    model: Flags.string({char: 'm', description: 'an .onnx file, a .pth checkpoint, or a registry name (rafdb, affectnet7, affectnet8, caers)', required: true}),
-    format: Flags.string({description: 'dataset layout', options: ['auto', 'rafdb', 'affectnet', 'imagefolder', 'csv'], default: 'auto'}),
+    model: sharedFlags.model(),
+    format: Flags.option({description: 'dataset layout', options: ['auto', ...DATASET_FORMATS] as const, default: 'auto' as const})(),
     split: Flags.string({description: 'which split to evaluate (train, test; AffectNet test = its validation set)', default: 'test'}),
     classes: Flags.integer({description: 'AffectNet protocol: 7 or 8 classes (other layouts: checked against the folders)', min: 2}),
-    labels: Flags.string({description: "the model's class order: rafdb, affectnet7, affectnet8, caers, or comma-separated names (overrides the model's metadata)"}),
-    'batch-size': Flags.integer({char: 'b', description: 'images per batch', default: 32, min: 1}),
-    device: deviceFlag(),
-    threads: threadsFlag(),
+    labels: sharedFlags.labels(),
+    'batch-size': sharedFlags.batchSize(),
+    device: sharedFlags.device(),
+    threads: sharedFlags.threads(),
     out: Flags.string({char: 'o', description: 'run folder (default runs/<dataset>-<timestamp>)'}),
     resume: Flags.boolean({description: 'continue an interrupted run in --out: images already in predictions.csv are skipped', default: false}),
     limit: Flags.integer({description: 'evaluate only the first N images of the split (smoke tests, CI subsets)', min: 1}),
@@ -44,21 +45,12 @@ ${EXIT_CODES_HELP}`
     landmarks: Flags.boolean({description: 'add 68 landmark columns (lm<i>_x, lm<i>_y, pixels of the original image) to predictions.csv', default: false}),
     'no-pictures': Flags.boolean({description: 'skip confusion.png/svg, calibration.svg and report.html', default: false}),
     baseline: Flags.string({description: 'compare with this run folder or metrics.json (as poster check) and exit 3 on a regression'}),
-    'max-drop': Flags.string({description: 'with --baseline: largest allowed drop of accuracy, mean class accuracy and macro-F1, in points', default: '0.5'}),
-    'max-class-drop': Flags.string({description: "with --baseline: largest allowed drop of any class's recall, in points", default: '2.0'}),
-    'min-accuracy': Flags.string({description: 'with --baseline: absolute floor on accuracy, in percent'}),
-    significance: Flags.string({description: 'with --baseline: McNemar p-value below which a paired drop counts as real', default: '0.05'}),
+    ...sharedFlags.thresholds('with --baseline: '),
   }
 
   async run(): Promise<MetricsFile> {
     const {args, flags} = await this.parse(Eval)
     if (flags.resume && !flags.out) throw new UsageError('--resume needs --out: the run folder to continue')
-    const thresholds = {
-      maxDrop: parseNumberFlag('max-drop', flags['max-drop']),
-      maxClassDrop: parseNumberFlag('max-class-drop', flags['max-class-drop']),
-      significance: parseNumberFlag('significance', flags.significance),
-      ...(flags['min-accuracy'] === undefined ? {} : {minAccuracy: parseNumberFlag('min-accuracy', flags['min-accuracy'])}),
-    }
     const {evaluate} = await import('../pipeline/evaluate.js')
     const status = statusLine(this)
     const download = downloadBar(this)
@@ -67,14 +59,14 @@ ${EXIT_CODES_HELP}`
     try {
       result = await evaluate({
         dataset: args.dataset,
-        format: flags.format as 'auto',
+        format: flags.format,
         split: flags.split,
         classes: flags.classes,
         labels: flags.labels,
         limit: flags.limit,
         model: flags.model,
         batchSize: flags['batch-size'],
-        device: flags.device as 'cpu',
+        device: flags.device,
         threads: flags.threads,
         out: flags.out,
         resume: flags.resume,
@@ -82,7 +74,7 @@ ${EXIT_CODES_HELP}`
         landmarks: flags.landmarks,
         pictures: !flags['no-pictures'],
         baseline: flags.baseline,
-        thresholds,
+        thresholds: thresholdsFrom(flags),
         onStatus: status,
         onProgress: bar.update,
         onDownloadProgress: (received, total) => download.update(received, total),
@@ -103,10 +95,4 @@ ${EXIT_CODES_HELP}`
     }
     return result.metrics
   }
-}
-
-export function parseNumberFlag(name: string, value: string): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} expects a non-negative number, got "${value}"`)
-  return n
 }

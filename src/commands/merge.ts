@@ -37,7 +37,7 @@ ${EXIT_CODES_HELP}`
     const {mergePredictions} = await import('../pipeline/merge.js')
     const status = statusLine(this)
     const result = await mergePredictions({
-      files: argv as string[],
+      files: argv.filter((a): a is string => typeof a === 'string'),
       out: flags.out,
       inputs: flags.inputs,
       recursive: flags.recursive,

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
-import {deviceFlag, downloadBar, progressBar, statusLine, threadsFlag} from '../cli/shared.js'
+import {downloadBar, messageOf, progressBar, sharedFlags, statusLine} from '../cli/shared.js'
 import type {Shard} from '../datasets/shard.js'
 import type {PredictSummary} from '../pipeline/predict.js'
 
@@ -16,7 +16,7 @@ Inputs: image files and folders (sub-folders with --recursive). JPEG, PNG, WebP,
 
 Output: --out defaults to predictions.csv in the current folder (predictions-K-of-N.csv when sharded); "{shard}" in --out becomes K-of-N. Rows are appended and synced batch by batch. An existing output is never replaced: pass --resume to continue it (inputs already in it are skipped; an interrupted run loses nothing) or remove it. --resume on a missing file just starts it, so a restarted job can always pass --resume.
 
-Sharding: --shard K/N runs a stable 1/N of the inputs (by a hash of the path). Without it, a Kubernetes Indexed Job sets the shard from JOB_COMPLETION_INDEX when --shards N is given, and a Slurm job array from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT. Join the shards' files with poster merge.
+Sharding: --shard K/N runs a stable 1/N of the inputs (by a hash of the path). Without it, a Kubernetes Indexed Job sets the shard from JOB_COMPLETION_INDEX when --shards N is given, and a Slurm job array from SLURM_ARRAY_TASK_ID, _COUNT, _MIN and _MAX (any evenly spaced --array: 0-15, 1-8, 0-14:2, 0,2,4; an uneven one is refused rather than guessed). Join the shards' files with poster merge.
 
 Videos (mp4 m4v mov mkv webm avi, mixed freely with images): frames are decoded by ffmpeg (the one bundled with poster; POSTER_FFMPEG=/path/to/ffmpeg for another), every frame or those picked by --fps / --every, each with its real timestamp. The CSV then has frame,time_s,track after path (empty for images), one row per frame and face (status no_face when there is none), --smooth adds smooth_pred,smooth_pred_name,smooth_<class>... after the probabilities, and each video gets <name>.timeline.svg/png (every face track's probabilities over time) in --timeline and a per-track summary (seconds per dominant expression). --resume continues a video at its next unprocessed frame.
 
@@ -40,15 +40,15 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
   }
 
   static override flags = {
-    model: Flags.string({char: 'm', description: 'an .onnx file, a .pth checkpoint, or a registry name (rafdb, affectnet7, affectnet8, caers)', required: true}),
+    model: sharedFlags.model(),
     out: Flags.string({char: 'o', description: 'output CSV (default predictions.csv, or predictions-K-of-N.csv when sharded; {shard} becomes K-of-N)'}),
     landmarks: Flags.boolean({description: 'add 68 landmark columns (lm<i>_x, lm<i>_y, pixels of the original image)', default: false}),
     overlay: Flags.string({description: 'write <name>.png per image into this folder, with its landmarks and predicted label drawn'}),
     recursive: Flags.boolean({char: 'r', description: 'search folders recursively', default: false}),
-    'batch-size': Flags.integer({char: 'b', description: 'images per batch', default: 32, min: 1}),
-    device: deviceFlag(),
-    threads: threadsFlag(),
-    labels: Flags.string({description: "the model's class order: rafdb, affectnet7, affectnet8, caers, or comma-separated names (overrides the model's metadata)"}),
+    'batch-size': sharedFlags.batchSize(),
+    device: sharedFlags.device(),
+    threads: sharedFlags.threads(),
+    labels: sharedFlags.labels(),
     resume: Flags.boolean({description: 'continue an existing --out: inputs already in it are skipped', default: false}),
     shard: Flags.string({description: 'run only shard K of N (1-based, e.g. 2/4)'}),
     shards: Flags.integer({description: 'number of shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or a Slurm array', min: 1}),
@@ -61,14 +61,14 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
 
   async run(): Promise<PredictSummary> {
     const {argv, flags} = await this.parse(Predict)
-    const inputs = argv as string[]
+    const inputs = argv.filter((a): a is string => typeof a === 'string')
     if (inputs.length === 0) throw new UsageError('give at least one image file or folder')
     const {resolveShard} = await import('../datasets/shard.js')
     let shard: Shard | undefined
     try {
       shard = resolveShard({shard: flags.shard, shards: flags.shards})
     } catch (e) {
-      throw new UsageError((e as Error).message)
+      throw new UsageError(messageOf(e))
     }
     const seconds = (name: string, v: string | undefined) => {
       if (v === undefined) return undefined
@@ -91,7 +91,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
         overlay: flags.overlay,
         recursive: flags.recursive,
         batchSize: flags['batch-size'],
-        device: flags.device as 'cpu',
+        device: flags.device,
         threads: flags.threads,
         labels: flags.labels,
         resume: flags.resume,

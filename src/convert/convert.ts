@@ -37,10 +37,8 @@ export interface ConvertResult {
   seconds: {read: number; build: number; write: number; total: number}
 }
 
-/** Class names that do not match the checkpoint's classifier head: a usage problem (exit 2), found once the head is read. */
-export class LabelCountError extends Error {
-  readonly exitCode = 2
-}
+/** Class names that do not match the checkpoint's classifier head (exit 1, as a --labels count that does not fit a model anywhere). */
+export class LabelCountError extends Error {}
 
 export function defaultOnnxPath(checkpoint: string): string {
   return /\.(pth|pt|tar|ckpt|bin)$/i.test(checkpoint) ? checkpoint.replace(/\.[^.]+$/, '.onnx') : `${checkpoint}.onnx`

@@ -24,6 +24,7 @@ import {parse} from 'csv-parse'
 import {AFFECTNET7, AFFECTNET8} from './labels.js'
 import {ExistsCache, finish, isDir, isFile, mapLimit, plural, readdirSafe, toPosix} from './fsutil.js'
 import {npyScalar, readNpy} from './npy.js'
+import {parseBox, withBox} from './box.js'
 import type {Dataset, DatasetItem, LoadOptions} from './types.js'
 
 export const AFFECTNET_CODE_NAMES = [
@@ -180,6 +181,8 @@ async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 
   const checks: Array<Promise<boolean>> = []
   let pathCol = 0
   let exprCol = 6
+  // face_x, face_y, face_width, face_height: columns 2-5 of the release (the header names them).
+  let boxCols = [1, 2, 3, 4]
   let first = true
   const parser = createReadStream(csvPath).pipe(
     parse({bom: true, skip_empty_lines: true, relax_column_count: true, info: true}),
@@ -194,6 +197,7 @@ async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 
         pathCol = names.indexOf('subdirectory_filepath')
         exprCol = names.indexOf('expression')
         if (exprCol < 0) throw new Error(`${csvPath}: the header has no "expression" column`)
+        boxCols = ['face_x', 'face_y', 'face_width', 'face_height'].map((c) => names.indexOf(c))
         continue
       }
       notes.push(`${csvName} has no header row; read by position (path in column 1, expression in column 7)`)
@@ -208,7 +212,8 @@ async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 
       continue
     }
     const file = path.join(imageDir, ...rel.split(/[\\/]/))
-    items.push({path: file, relPath: toPosix(path.relative(root, file)), label: code, split: split === 'val' ? 'validation' : 'train'})
+    const item: DatasetItem = {path: file, relPath: toPosix(path.relative(root, file)), label: code, split: split === 'val' ? 'validation' : 'train'}
+    items.push(withBox(item, parseBox(boxCols.map((c) => (c < 0 ? undefined : row[c])))))
     checks.push(cache.has(file))
   }
   const exists = await Promise.all(checks)
@@ -219,7 +224,9 @@ async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 
       `${plural(missing, 'listed image')} not found (first: ${firstMissing.relPath}); they stay in the list and are reported as errors`,
     )
   }
-  return baseDataset(root, 'csv', split, classes, items, excluded, notes)
+  const ds = baseDataset(root, 'csv', split, classes, items, excluded, notes)
+  ds.hasBoxes = boxCols.every((c) => c >= 0)
+  return ds
 }
 
 /** Numeric file stems in numeric order, anything else after them in code-unit order. */

@@ -6,9 +6,9 @@ import {checkLimit} from './fsutil.js'
 import {loadImageFolder} from './image-folder.js'
 import {loadManifest} from './manifest.js'
 import {loadRafdb} from './rafdb.js'
-import type {Dataset, DatasetFormat, LoadOptions} from './types.js'
+import {DATASET_FORMATS, type Dataset, type DatasetFormat, type LoadOptions} from './types.js'
 
-export type {Dataset, DatasetFormat, DatasetItem, LoadOptions} from './types.js'
+export {DATASET_FORMATS, type Dataset, type DatasetFormat, type DatasetItem, type LoadOptions} from './types.js'
 export {loadAffectnet, findAffectnetLayout, AFFECTNET_CODE_NAMES, AFFECTNET_VAL_SIZES} from './affectnet.js'
 export {detectFormat, type Detection} from './detect.js'
 export {discoverImages, isPredictImage, PREDICT_EXTENSIONS, type DiscoverOptions, type Discovered} from './folder.js'
@@ -17,8 +17,6 @@ export {loadManifest, type ManifestOptions} from './manifest.js'
 export {parseNpy, readNpy, npyScalar, type NpyArray, type NpyValue} from './npy.js'
 export {loadRafdb, findRafdbBase, RAFDB_LABEL_FILE, RAFDB_SPLIT_SIZES} from './rafdb.js'
 export {fnv1a32, shardOf, resolveShard, selectShard, formatShard, type Shard} from './shard.js'
-
-export const DATASET_FORMATS: readonly DatasetFormat[] = ['rafdb', 'affectnet', 'imagefolder', 'csv']
 
 export interface LoadDatasetOptions extends LoadOptions {
   format?: 'auto' | DatasetFormat

@@ -25,7 +25,8 @@ import {parse} from 'csv-parse/sync'
 
 import {AFFECTNET8, RAFDB, canonicalEmotion, defaultLabelsFor, labelKey, parseLabels} from './labels.js'
 import {ExistsCache, codePointCompare, finish, mapLimit, plural, toPosix} from './fsutil.js'
-import type {Dataset, DatasetItem, LoadOptions} from './types.js'
+import {parseBox, withBox} from './box.js'
+import type {Dataset, DatasetItem, FaceBox, LoadOptions} from './types.js'
 
 export interface ManifestOptions extends LoadOptions {
   /** A `--labels` value (registry id or comma-separated names) or the names themselves, in class-index order. */
@@ -36,7 +37,17 @@ interface Row {
   line: number
   path: string
   label: string
+  box?: FaceBox
+  boxError?: string
 }
+
+/** Optional face-box columns, by the names a manifest may use (x,y,w,h or AffectNet's). */
+const BOX_COLUMNS = [
+  ['x', 'face_x'],
+  ['y', 'face_y'],
+  ['w', 'face_w', 'face_width', 'width'],
+  ['h', 'face_h', 'face_height', 'height'],
+] as const
 
 const INT = /^[0-9]+$/
 
@@ -71,6 +82,11 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
     )
   }
 
+  const boxCols = BOX_COLUMNS.map((names) => names.map((n) => header.indexOf(n)).find((i) => i >= 0) ?? -1)
+  const boxGiven = boxCols.filter((c) => c >= 0).length
+  if (boxGiven > 0 && boxGiven < 4) {
+    throw new Error(`manifest ${file}: a face box needs all of x, y, w, h columns; the header has only ${BOX_COLUMNS.filter((_, i) => boxCols[i]! >= 0).map((n) => n[0]).join(', ')}`)
+  }
   const rows: Row[] = []
   for (const {record, info} of records.slice(1)) {
     const p = (record[pathCol] ?? '').trim()
@@ -78,7 +94,8 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
     if (p === '' && l === '' && record.every((c) => c.trim() === '')) continue
     if (p === '') throw new Error(`${file} line ${info.lines}: empty path`)
     if (l === '') throw new Error(`${file} line ${info.lines}: empty label for ${p}`)
-    rows.push({line: info.lines, path: p, label: l})
+    const row: Row = {line: info.lines, path: p, label: l}
+    rows.push(boxGiven === 4 ? withBox(row, parseBox(boxCols.map((c) => record[c]))) : row)
   }
   if (rows.length === 0) throw new Error(`manifest ${file} has a header but no rows`)
 
@@ -92,6 +109,8 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
     relPath: toPosix(path.normalize(r.path)),
     label: indexOf(r),
     split,
+    ...(r.box ? {box: r.box} : {}),
+    ...(r.boxError ? {boxError: r.boxError} : {}),
   }))
 
   const cache = new ExistsCache()
@@ -104,7 +123,8 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
     )
   }
 
-  return finish({format: 'csv', root: file, split, labels, items, excluded: [], notes}, opts)
+  if (boxGiven === 4) notes.push(`face boxes from the manifest's ${BOX_COLUMNS.map((n, i) => header[boxCols[i]!]).join(', ')} columns (--faces box)`)
+  return finish({format: 'csv', root: file, split, labels, items, excluded: [], notes, hasBoxes: boxGiven === 4}, opts)
 }
 
 function resolveManifestLabels(

@@ -53,8 +53,7 @@ function envValue(env: Record<string, string | undefined>, name: string): string
  * 2. `--shards N` with `JOB_COMPLETION_INDEX` (Kubernetes Indexed Job; 0-based). Kubernetes does not expose the
  *    completion count, hence `--shards`. Without `--shards` the variable is ignored: an Indexed Job may use its
  *    index for something else.
- * 3. `SLURM_ARRAY_TASK_ID` with `SLURM_ARRAY_TASK_COUNT` (or `--shards`): index = (ID - SLURM_ARRAY_TASK_MIN) /
- *    SLURM_ARRAY_TASK_STEP (MIN defaults to 0, STEP to 1), so `--array=1-8` and `--array=0-14:2` both work.
+ * 3. `SLURM_ARRAY_TASK_ID` in a Slurm job array: see slurmShard.
  * 4. `--shards N` alone is an error (nothing says which shard this is).
  * Bad numbers are errors that name the flag or variable.
  */
@@ -93,45 +92,7 @@ export function resolveShard(
   }
 
   const taskId = envValue(env, 'SLURM_ARRAY_TASK_ID')
-  if (taskId !== undefined) {
-    const id = parseIntStrict(taskId, 'SLURM_ARRAY_TASK_ID')
-    const countVar = envValue(env, 'SLURM_ARRAY_TASK_COUNT')
-    let count: number | undefined
-    if (countVar !== undefined) {
-      count = parseIntStrict(countVar, 'SLURM_ARRAY_TASK_COUNT')
-      if (count < 1) throw new Error(`SLURM_ARRAY_TASK_COUNT must be at least 1; got "${countVar}"`)
-      if (shards !== undefined && shards !== count) {
-        throw new Error(`--shards ${shards} disagrees with SLURM_ARRAY_TASK_COUNT=${count}`)
-      }
-    } else {
-      count = shards
-    }
-    if (count === undefined) {
-      throw new Error('SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; pass --shards N or --shard K/N')
-    }
-    const minVar = envValue(env, 'SLURM_ARRAY_TASK_MIN')
-    const min = minVar === undefined ? 0 : parseIntStrict(minVar, 'SLURM_ARRAY_TASK_MIN')
-    const stepVar = envValue(env, 'SLURM_ARRAY_TASK_STEP')
-    const step = stepVar === undefined ? 1 : parseIntStrict(stepVar, 'SLURM_ARRAY_TASK_STEP')
-    if (step < 1) throw new Error(`SLURM_ARRAY_TASK_STEP must be at least 1; got "${stepVar}"`)
-    if (id < min || (id - min) % step !== 0) {
-      throw new Error(
-        `SLURM_ARRAY_TASK_ID=${id} does not fit SLURM_ARRAY_TASK_MIN=${min}, SLURM_ARRAY_TASK_STEP=${step}`,
-      )
-    }
-    const index = (id - min) / step
-    if (index >= count) {
-      throw new Error(
-        `SLURM_ARRAY_TASK_ID=${id} is task ${index} of an array of ${count} ` +
-          `(SLURM_ARRAY_TASK_MIN=${min}, step ${step}); sparse arrays such as --array=1,5,9 are not supported: use --shard K/N`,
-      )
-    }
-    const parts = [`SLURM_ARRAY_TASK_ID=${id}`]
-    if (min !== 0) parts.push(`MIN=${min}`)
-    if (step !== 1) parts.push(`STEP=${step}`)
-    parts.push(countVar !== undefined ? `COUNT=${count}` : `--shards ${count}`)
-    return {index, count, source: parts.join(', ')}
-  }
+  if (taskId !== undefined) return slurmShard(env, taskId, shards)
 
   if (shards !== undefined) {
     if (shards === 1) return {index: 0, count: 1, source: '--shards 1'}
@@ -141,4 +102,82 @@ export function resolveShard(
     )
   }
   return undefined
+}
+
+/**
+ * The shard of one task of a Slurm job array. Slurm sets, for every task (slurmctld's job array creation):
+ *   SLURM_ARRAY_TASK_COUNT  how many indices the array has,
+ *   SLURM_ARRAY_TASK_MIN / MAX  its smallest and largest index,
+ *   SLURM_ARRAY_TASK_STEP   the number after the first ':' of --array, else 1 — so 1 for a list such as
+ *                           --array=0,2,4, and 2 for --array=0-6:2,10: it does not describe the array.
+ * An array whose COUNT indices run evenly from MIN to MAX has step (MAX - MIN) / (COUNT - 1), whatever the reported
+ * STEP, and task ID is shard (ID - MIN) / step: --array=0-15, 1-8, 0-14:2 and 0,2,4 all map onto shards 0..COUNT-1.
+ * Any other array (--array=0,1,5) cannot be mapped from these variables: refused, in every task, rather than
+ * guessed. And if an array of COUNT indices passes the check but is not that progression after all (only possible
+ * with an odd --array such as 0-0:2,1,4), the indices that do not fit it are refused, so at least one task fails
+ * loudly: no shard is silently run twice or left out. Without MAX (older Slurm, or variables set by hand) the
+ * reported STEP is used. `--shards`, if given, must equal COUNT.
+ */
+export function slurmShard(env: Record<string, string | undefined>, taskId: string, shards: number | undefined): Shard {
+  const id = parseIntStrict(taskId, 'SLURM_ARRAY_TASK_ID')
+  const countVar = envValue(env, 'SLURM_ARRAY_TASK_COUNT')
+  let count: number | undefined
+  if (countVar !== undefined) {
+    count = parseIntStrict(countVar, 'SLURM_ARRAY_TASK_COUNT')
+    if (count < 1) throw new Error(`SLURM_ARRAY_TASK_COUNT must be at least 1; got "${countVar}"`)
+    if (shards !== undefined && shards !== count) {
+      throw new Error(
+        `--shards ${shards} disagrees with SLURM_ARRAY_TASK_COUNT=${count} (the array has ${count} tasks). To run a few shards of ` +
+          `a bigger split again, pass each task its shard by hand: --shard "$((SLURM_ARRAY_TASK_ID + 1))/${shards}"`,
+      )
+    }
+  } else {
+    count = shards
+  }
+  if (count === undefined) {
+    throw new Error('SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; pass --shards N or --shard K/N')
+  }
+  const minVar = envValue(env, 'SLURM_ARRAY_TASK_MIN')
+  const min = minVar === undefined ? 0 : parseIntStrict(minVar, 'SLURM_ARRAY_TASK_MIN')
+  const maxVar = envValue(env, 'SLURM_ARRAY_TASK_MAX')
+  const max = maxVar === undefined ? undefined : parseIntStrict(maxVar, 'SLURM_ARRAY_TASK_MAX')
+  const stepVar = envValue(env, 'SLURM_ARRAY_TASK_STEP')
+  let step: number
+  if (max !== undefined) {
+    if (max < min) throw new Error(`SLURM_ARRAY_TASK_MAX=${max} is below SLURM_ARRAY_TASK_MIN=${min}`)
+    if (count === 1) {
+      if (max !== min) throw new Error(`SLURM_ARRAY_TASK_COUNT=1 but the array runs from ${min} to ${max}`)
+      step = 1
+    } else if ((max - min) % (count - 1) !== 0 || max === min) {
+      throw new Error(
+        `this Slurm array has ${count} tasks from ${min} to ${max} (SLURM_ARRAY_TASK_COUNT/MIN/MAX) that are not evenly spaced ` +
+          `(as --array=0,1,5), so which shard task ${id} is cannot be told from Slurm's variables. Submit an evenly spaced ` +
+          `--array (0-${count - 1}, or a list with one step such as 0,2,4), or pass each task its shard with --shard K/N.`,
+      )
+    } else {
+      step = (max - min) / (count - 1)
+    }
+  } else {
+    step = stepVar === undefined ? 1 : parseIntStrict(stepVar, 'SLURM_ARRAY_TASK_STEP')
+    if (step < 1) throw new Error(`SLURM_ARRAY_TASK_STEP must be at least 1; got "${stepVar}"`)
+  }
+  const describe = `SLURM_ARRAY_TASK_MIN=${min}${max !== undefined ? `, MAX=${max}` : ''}, ${countVar !== undefined ? `COUNT=${count}` : `--shards ${count}`}`
+  if (id < min || (id - min) % step !== 0) {
+    throw new Error(
+      `SLURM_ARRAY_TASK_ID=${id} does not fit an evenly spaced array (${describe}, step ${step}); ` +
+        'this array cannot be mapped onto shards: submit an evenly spaced --array, or pass --shard K/N',
+    )
+  }
+  const index = (id - min) / step
+  if (index >= count) {
+    throw new Error(
+      `SLURM_ARRAY_TASK_ID=${id} would be task ${index + 1} of an array of ${count} (${describe}, step ${step}); ` +
+        'set --array to the shards you want, or pass --shard K/N',
+    )
+  }
+  const parts = [`SLURM_ARRAY_TASK_ID=${id}`]
+  if (min !== 0) parts.push(`MIN=${min}`)
+  if (step !== 1) parts.push(`step ${step}`)
+  parts.push(countVar !== undefined ? `COUNT=${count}` : `--shards ${count}`)
+  return {index, count, source: parts.join(', ')}
 }

@@ -1,6 +1,8 @@
 /** What every dataset layout reader returns: images in dataset order, labels as indices into `labels`. */
 
-export type DatasetFormat = 'rafdb' | 'affectnet' | 'imagefolder' | 'csv'
+/** Every layout poster reads (`--format`), in the order --format auto tries them. */
+export const DATASET_FORMATS = ['rafdb', 'affectnet', 'imagefolder', 'csv'] as const
+export type DatasetFormat = (typeof DATASET_FORMATS)[number]
 
 export interface DatasetItem {
   /** Absolute path of the image file. */
@@ -11,10 +13,26 @@ export interface DatasetItem {
   label?: number
   split: string
   /**
+   * The annotated face box in pixels of the image (AffectNet's face_x/face_y/face_width/face_height, a manifest's
+   * x,y,w,h), for --faces box. Absent when the dataset has no box for this image; a zero or negative size is kept
+   * as given and reported by the face stage.
+   */
+  box?: FaceBox
+  /** Why the dataset's box for this image cannot be used (cells partly empty or not numbers). */
+  boxError?: string
+  /**
    * The file's path as bytes, set only when it is not valid UTF-8 (predict discovery): `path` and `relPath` then
    * show the invalid bytes as `\xHH`, so open the file through this.
    */
   rawPath?: Buffer
+}
+
+/** A face box as annotated: left, top, width, height in pixels. */
+export interface FaceBox {
+  x: number
+  y: number
+  w: number
+  h: number
 }
 
 export interface Dataset {
@@ -32,6 +50,8 @@ export interface Dataset {
   notes: string[]
   /** Which paper benchmark this is, when it is one (rafdb, affectnet7, affectnet8). */
   benchmark?: string
+  /** True when items carry annotated face boxes (AffectNet's CSV release, a manifest with x,y,w,h). */
+  hasBoxes?: boolean
 }
 
 export interface LoadOptions {

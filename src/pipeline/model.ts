@@ -38,12 +38,16 @@ async function convertForResolve(pth: string, onnx: string, opts: {numClasses?: 
   await convertCheckpoint({checkpoint: pth, out: onnx, classes: opts.numClasses, labels: opts.labels})
 }
 
+/**
+ * A --model value as an ONNX file (a checkpoint converted, a registry model downloaded and converted, once), the
+ * same resolution for every command; `poster bench` uses it alone because its sessions open in child processes.
+ */
+export function resolveModelFile(spec: string, opts: Pick<OpenModelOptions, 'onStatus' | 'onDownloadProgress'> = {}): Promise<ResolvedModel> {
+  return resolveModel(spec, {convert: convertForResolve, onStatus: opts.onStatus, onProgress: opts.onDownloadProgress})
+}
+
 export async function openModel(spec: string, opts: OpenModelOptions = {}): Promise<OpenedModel> {
-  const resolved = await resolveModel(spec, {
-    convert: convertForResolve,
-    onStatus: opts.onStatus,
-    onProgress: opts.onDownloadProgress,
-  })
+  const resolved = await resolveModelFile(spec, opts)
   // The model's SHA-256 goes into metrics.json; it is cached by path, size and mtime (a 180 MB hash is ~0.2 s).
   const [{openSession, runtimeFingerprint}, info, sha256] = await Promise.all([
     import('../runtime/session.js'),

@@ -129,6 +129,16 @@ export function validatePosterWeights(input: TensorMap, opts: {numClasses?: numb
   const unexpected = [...weights.keys()].filter((k) => !known.has(k))
 
   if (missing.length + unexpected.length + mismatched.length === 0) return {numClasses, weights}
+  if (opts.numClasses !== undefined && headClasses !== undefined && opts.numClasses !== headClasses && missing.length + unexpected.length === 0 && mismatched.length === 1) {
+    // A sound POSTER++ whose only fault is the class count asked for: say so, not "not a POSTER++ state dict".
+    throw new ArchitectureError(
+      `this POSTER++ checkpoint has ${headClasses} classes (${HEAD_WEIGHT} ${fmtShape(head!.shape)}), not the ${opts.numClasses} ` +
+        `requested; convert it with --classes ${headClasses} (or auto)`,
+      [],
+      [],
+      mismatched,
+    )
+  }
 
   const hint = guessOtherModel([...weights.keys()])
   const parts: string[] = []

@@ -9,12 +9,14 @@ import {arch, cpus} from 'node:os'
 
 import type {InferenceSession as OrtSession, Tensor as OrtTensor} from 'onnxruntime-node'
 
+import {defaultThreads} from './threads.js'
+
 export type Device = 'cpu' | 'cuda' | 'webgpu'
 export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu']
 
 export interface SessionOptions {
   device?: Device
-  /** Intra-op threads; default: one per physical core ORT sees. */
+  /** Intra-op threads; default: the CPUs this process may use (threads.ts). */
   threads?: number
   /**
    * Where to keep ORT's optimised graph between runs (a faster second start). It must be unique to the model's
@@ -128,9 +130,7 @@ export function validateSignature(sig: ModelSignature): {input: string; logits: 
   return {input: input.name, logits: logits.name, landmarks: landmarks?.name}
 }
 
-export function defaultThreads(): number {
-  return Math.max(1, cpus().length)
-}
+export {defaultThreads} from './threads.js'
 
 /**
  * Create the session. On CPU with an `optimizedCache` path, the graph ORT optimised on an earlier start is loaded

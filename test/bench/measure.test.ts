@@ -21,7 +21,10 @@ import {
   type ModelMeasurement,
 } from '../../src/bench/measure.js'
 import {benchRows} from '../../src/bench/report.js'
-import {benchPlan, evalEntry, modelEntry, runBench, type Sample} from '../../src/bench/run.js'
+import {evalEntry, modelEntry} from '../../src/bench/entries.js'
+import {benchPlan} from '../../src/bench/plan.js'
+import {runBench} from '../../src/bench/run.js'
+import type {Sample} from '../../src/bench/types.js'
 import {formatTable} from '../../src/bench/table.js'
 import {writeSyntheticRafdb} from '../../src/datasets/synthetic.js'
 import {SEVEN_CLASS_SPEC, writeTinyModel} from '../helpers/tiny-model.js'

@@ -21,6 +21,7 @@ import {deterministicInput, deterministicPosterWeights, posterManifest} from '..
 import {openSession, type LoadedSession} from '../../src/runtime/session.js'
 import type {HostTensor} from '../../src/tensor.js'
 import {releasedCheckpoint, torchSave} from '../helpers/torch-save.js'
+import {SEVEN_CLASS_SPEC, writeTinyModel} from '../helpers/tiny-model.js'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname
@@ -101,7 +102,6 @@ describe('poster convert: the released 7-class checkpoint layout (full size)', (
   let ckpt: string
   let onnx: string
   let run: Run
-  let fp32Logits: Float32Array
 
   beforeAll(async () => {
     ckpt = join(dir, 'raf-db-model_best.pth')
@@ -155,7 +155,6 @@ describe('poster convert: the released 7-class checkpoint layout (full size)', (
       const r = await runModel(session, input.data, 3)
       expect(maxAbsDiff(r.logits, exp.logits.flat())).toBeLessThan(TOL)
       expect(maxAbsDiff(r.landmarks!, exp.landmarks.flat())).toBeLessThan(TOL)
-      fp32Logits = r.logits.slice()
       const one = await runModel(session, input.data.slice(2 * ITEM, 3 * ITEM), 1)
       expect(one.logits).toHaveLength(7)
       expect(maxAbsDiff(one.logits, exp.logits[2]!)).toBeLessThan(TOL)
@@ -178,7 +177,8 @@ describe('poster convert: the released 7-class checkpoint layout (full size)', (
       const session = await openSession(half)
       try {
         const out = await runModel(session, input.data, 3)
-        const ref = fp32Logits ?? Float32Array.from(expectedFor(7).logits.flat())
+        // Against the official float32 logits, so this test stands on its own.
+        const ref = Float32Array.from(expectedFor(7).logits.flat())
         expect(maxAbsDiff(out.logits, ref)).toBeLessThan(1e-2)
         expect(argmaxRows(out.logits, 7)).toEqual(argmaxRows(ref, 7))
       } finally {
@@ -199,13 +199,13 @@ describe('poster convert: the released 7-class checkpoint layout (full size)', (
     expect(existsSync(out)).toBe(false)
   })
 
-  it('--labels naming the wrong number of classes: exit 2 (with --classes before reading; alone, after the head is read)', async () => {
+  it('--labels naming the wrong number of classes: exit 1, as in eval and predict (with --classes before reading; alone, after the head is read)', async () => {
     const out = join(dir, 'wrong-labels.onnx')
     const r1 = await convert([ckpt, '--out', out, '--classes', '7', '--labels', 'affectnet8'])
-    expect(r1.exit).toBe(2)
-    expect(r1.error!.message).toMatch(/--labels names 8 classes but --classes is 7/)
+    expect(r1.exit).toBe(1)
+    expect(r1.error!.message).toMatch(/--labels names 8 classes \(Neutral, .*, Contempt\) but --classes is 7/)
     const r2 = await convert([ckpt, '--out', out, '--labels', 'happy,sad,neutral'])
-    expect(r2.exit).toBe(2)
+    expect(r2.exit).toBe(1)
     expect(r2.error!.message).toMatch(/3 labels given \(happy, sad, neutral\) but the checkpoint's classifier head has 7 classes/)
     expect(existsSync(out)).toBe(false)
   })
@@ -222,6 +222,15 @@ describe('poster convert: an 8-class (AffectNet) checkpoint, default output path
   })
   afterAll(() => {
     for (const p of [ckpt, onnx]) if (p) rmSync(p, {force: true})
+  })
+
+  it('--classes 7 on this 8-class checkpoint: exit 1, saying it has 8 classes (not "not a POSTER++ state dict")', async () => {
+    const out = join(dir, 'eight-as-seven.onnx')
+    const r = await convert([ckpt, '--out', out, '--classes', '7'])
+    expect(r.exit).toBe(1)
+    expect(r.error!.message).toMatch(/this POSTER\+\+ checkpoint has 8 classes \(VIT\.head\.linear\.weight \[8, 768\]\), not the 7 requested; convert it with --classes 8/)
+    expect(r.error!.message).not.toMatch(/not a POSTER\+\+/)
+    expect(existsSync(out)).toBe(false)
   })
 
   it('reads the head\'s 8 classes, names them in AffectNet order and reproduces the official logits', async () => {
@@ -249,6 +258,17 @@ describe('poster convert: an 8-class (AffectNet) checkpoint, default output path
 
 describe('poster convert: what it refuses', () => {
   const torchFixture = (name: string) => join(FIXTURES, 'torch', name)
+
+  it('an ONNX model (whatever its name): exit 1, saying it is already ONNX and how to use it', async () => {
+    for (const name of ['model.onnx', 'model.pth']) {
+      const path = await writeTinyModel(join(dir, name), SEVEN_CLASS_SPEC)
+      const r = await convert([path, '--out', join(dir, `${name}-out.onnx`)])
+      expect(r.exit, name).toBe(1)
+      expect(r.error!.message, name).toMatch(/already an ONNX model/)
+      expect(r.error!.message, name).toMatch(/--model/)
+      expect(existsSync(join(dir, `${name}-out.onnx`))).toBe(false)
+    }
+  })
 
   it('a plain ResNet state dict: exit 1, missing and unexpected keys listed (the first few, then a count)', async () => {
     const t = (shape: number[]): HostTensor => ({dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1))})
@@ -280,14 +300,17 @@ describe('poster convert: what it refuses', () => {
 
   it('a pickle that calls os.system: refused, naming it, and nothing executed', async () => {
     const marker = '/tmp/poster-checkpoint-pwned'
-    const existed = existsSync(marker)
+    // The marker's state before and after (whether it exists, and when it last changed): executing the payload
+    // would create or touch it.
+    const markerState = () => (existsSync(marker) ? statSync(marker).mtimeMs : 'absent')
+    const before = markerState()
     const out = join(dir, 'malicious.onnx')
     const r = await convert([torchFixture('malicious.pth'), '--out', out])
     expect(r.exit).toBe(1)
     expect(r.error!.message).toMatch(/posix\.system/)
     expect(r.error!.message).toMatch(/os\.system/)
     expect(r.error!.message).toMatch(/Nothing was executed/)
-    if (!existed) expect(existsSync(marker)).toBe(false)
+    expect(markerState()).toBe(before)
     expect(existsSync(out)).toBe(false)
   })
 

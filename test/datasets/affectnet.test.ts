@@ -56,6 +56,29 @@ describe('loadAffectnet (csv release)', () => {
     expect(notes).toMatch(/1 listed image not found \(first: Manually_Annotated_Images\/3\/g\.jpg\)/)
   })
 
+  it("carries each row's face box (face_x, face_y, face_width, face_height); a bad box is the item's error, not the loader's", async () => {
+    const root = tmpDir()
+    writeTree(root, {
+      'validation.csv': [
+        HEADER,
+        `1/a.jpg,12,34,156,178,${LM},0,0,0`,
+        `1/b.jpg,-5,0,0,20,${LM},1,0,0`,
+        `1/c.jpg,,,,,${LM},2,0,0`,
+        `1/d.jpg,3,x,5,6,${LM},3,0,0`,
+        '',
+      ].join('\n'),
+      ...Object.fromEntries(['a', 'b', 'c', 'd'].map((n) => [`Manually_Annotated_Images/1/${n}.jpg`, 'x'])),
+    })
+    const ds = await loadAffectnet(root, {split: 'val'})
+    expect(ds.hasBoxes).toBe(true)
+    expect(ds.items.map((i) => [i.relPath.split('/').pop(), i.box, i.boxError])).toEqual([
+      ['a.jpg', {x: 12, y: 34, w: 156, h: 178}, undefined],
+      ['b.jpg', {x: -5, y: 0, w: 0, h: 20}, undefined], // kept as given: the face stage says it is zero-size
+      ['c.jpg', undefined, undefined],
+      ['d.jpg', undefined, 'face box "3,x,5,6" is not four numbers (x, y, width, height)'],
+    ])
+  })
+
   it('keeps Contempt with classes 8; test reads validation with a note; train reads training.csv', async () => {
     const root = tmpDir()
     csvDataset(root)

@@ -12,6 +12,21 @@ function manifest(rows: string[], header = 'id,path,label,notes'): {dir: string;
 }
 
 describe('loadManifest', () => {
+  it('optional x,y,w,h columns give each image its face box (for --faces box); all four or none', async () => {
+    const {csv} = manifest(['img/a.jpg,Happy,1,2,30,40', 'img/b.jpg,Sad,,,,', '"img/c,""q"".jpg",Fear,1,2,y,4'], 'path,label,x,y,w,h')
+    const ds = await loadManifest(csv)
+    expect(ds.hasBoxes).toBe(true)
+    expect(ds.items.map((it) => [it.relPath, it.box, it.boxError])).toEqual([
+      ['img/a.jpg', {x: 1, y: 2, w: 30, h: 40}, undefined],
+      ['img/b.jpg', undefined, undefined],
+      ['img/c,"q".jpg', undefined, 'face box "1,2,y,4" is not four numbers (x, y, width, height)'],
+    ])
+    expect(ds.notes.join('\n')).toMatch(/face boxes from the manifest's x, y, w, h columns/)
+    const partial = manifest(['img/a.jpg,Happy,1,2'], 'path,label,x,y')
+    await expect(loadManifest(partial.csv)).rejects.toThrow(/a face box needs all of x, y, w, h columns; the header has only x, y/)
+    expect((await loadManifest(manifest(['1,img/a.jpg,Happy,x']).csv)).hasBoxes).toBe(false)
+  })
+
   it('reads emotion names into the RAF-DB label set; relative and absolute paths', async () => {
     const abs = path.join(tmpDir(), 'abs.jpg')
     writeTree(path.dirname(abs), ['abs.jpg'])

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {fnv1a32, formatShard, resolveShard, selectShard, shardOf} from '../../src/datasets/shard.js'
+import {fnv1a32, formatShard, resolveShard, selectShard, shardOf, type Shard} from '../../src/datasets/shard.js'
 
 describe('fnv1a32 / shardOf', () => {
   it('matches the FNV-1a 32 reference values over UTF-8', () => {
@@ -86,5 +86,75 @@ describe('resolveShard', () => {
   it('--shards without an index variable is an error (except 1)', () => {
     expect(() => resolveShard({shards: 3}, {})).toThrow(/JOB_COMPLETION_INDEX.*SLURM_ARRAY_TASK_ID/)
     expect(resolveShard({shards: 1}, {})).toMatchObject({index: 0, count: 1})
+  })
+})
+
+/**
+ * The variables Slurm sets for each task of `--array=SPEC` (slurmctld's job array creation): COUNT = number of
+ * indices, MIN / MAX = smallest / largest, STEP = the number after the first ':' of SPEC (atoi), else 1.
+ */
+function slurmArray(spec: string): Array<Record<string, string>> {
+  const body = spec.split('%')[0]!
+  const ids = new Set<number>()
+  for (const part of body.split(',')) {
+    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part)!
+    const [a, b, st] = [Number(m[1]), m[2] === undefined ? Number(m[1]) : Number(m[2]), m[3] === undefined ? 1 : Number(m[3])]
+    for (let i = a; i <= b; i += st) ids.add(i)
+  }
+  const colon = body.indexOf(':')
+  const step = colon < 0 ? 1 : parseInt(body.slice(colon + 1), 10)
+  const sorted = [...ids].sort((x, y) => x - y)
+  return sorted.map((id) => ({
+    SLURM_ARRAY_TASK_ID: String(id),
+    SLURM_ARRAY_TASK_COUNT: String(sorted.length),
+    SLURM_ARRAY_TASK_MIN: String(sorted[0]),
+    SLURM_ARRAY_TASK_MAX: String(sorted.at(-1)),
+    SLURM_ARRAY_TASK_STEP: String(step),
+  }))
+}
+
+describe('Slurm job arrays as Slurm numbers them', () => {
+  it('the helper sets what slurmctld sets (a list reports STEP 1, a range its step)', () => {
+    expect(slurmArray('0,2,4')[1]).toEqual({SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '4', SLURM_ARRAY_TASK_STEP: '1'})
+    expect(slurmArray('1-7:2%2').map((e) => e.SLURM_ARRAY_TASK_ID)).toEqual(['1', '3', '5', '7'])
+    expect(slurmArray('1-7:2%2')[0]!.SLURM_ARRAY_TASK_STEP).toBe('2')
+  })
+
+  it('a sparse list --array=0,2,4: task 2 is shard 2/3 (not 3/3), and task 4 is shard 3/3', () => {
+    const [t0, t2, t4] = slurmArray('0,2,4').map((e) => resolveShard({}, e)!)
+    expect([t0, t2, t4].map((s) => `${s.index + 1}/${s.count}`)).toEqual(['1/3', '2/3', '3/3'])
+    expect(t2.source).toBe('SLURM_ARRAY_TASK_ID=2, step 2, COUNT=3')
+  })
+
+  it('every array either maps its tasks onto shards 1..N exactly once, or fails in at least one task: never silently', () => {
+    const mapped: Record<string, string> = {}
+    for (const spec of ['0-15', '1-8', '0-14:2', '0,2,4', '1,3,5,7', '0-15%4', '3', '10-40:10', '0,1,5', '0-6:2,10', '0-0:2,1,4', '2-3,9']) {
+      const outcomes = slurmArray(spec).map((env) => {
+        try {
+          return resolveShard({}, env)!
+        } catch (e) {
+          return e as Error
+        }
+      })
+      const shards = outcomes.filter((o): o is Shard => !(o instanceof Error))
+      const failed = outcomes.length - shards.length
+      if (failed === 0) {
+        const n = outcomes.length
+        expect(shards.every((s) => s.count === n), spec).toBe(true)
+        expect(shards.map((s) => s.index).sort((a, b) => a - b), spec).toEqual(Array.from({length: n}, (_, i) => i))
+        mapped[spec] = 'mapped'
+      } else {
+        mapped[spec] = 'refused'
+      }
+    }
+    expect(mapped).toEqual({
+      '0-15': 'mapped', '1-8': 'mapped', '0-14:2': 'mapped', '0,2,4': 'mapped', '1,3,5,7': 'mapped', '0-15%4': 'mapped',
+      '3': 'mapped', '10-40:10': 'mapped', '0,1,5': 'refused', '0-6:2,10': 'refused', '0-0:2,1,4': 'refused', '2-3,9': 'refused',
+    })
+  })
+
+  it('an uneven array is refused with what to do instead', () => {
+    expect(() => resolveShard({}, slurmArray('0,1,5')[0]!)).toThrow(/3 tasks from 0 to 5 .* not evenly spaced .*--shard K\/N/)
+    expect(() => resolveShard({shards: 16}, slurmArray('3,7')[0]!)).toThrow(/--shards 16 disagrees with SLURM_ARRAY_TASK_COUNT=2.*--shard "\$\(\(SLURM_ARRAY_TASK_ID \+ 1\)\)\/16"/)
   })
 })

@@ -86,6 +86,15 @@ describe('POSTER++ state dict validation', () => {
   it('rejects a head whose class count differs from the requested one', () => {
     const e = expectArchError(() => validatePosterWeights(shapeOnlyWeights(8), {numClasses: 7}))
     expect(e.mismatched[0]!.key).toBe('VIT.head.linear.weight')
+    // A sound POSTER++ whose only fault is the class count: the message says that, not "not a POSTER++".
+    expect(e.message).toBe('this POSTER++ checkpoint has 8 classes (VIT.head.linear.weight [8, 768]), not the 7 requested; convert it with --classes 8 (or auto)')
+  })
+
+  it('a head of another class count on a state dict that is wrong elsewhere too: the full list', () => {
+    const w = shapeOnlyWeights(8)
+    w.delete('VIT.head.linear.bias')
+    const e = expectArchError(() => validatePosterWeights(w, {numClasses: 7}))
+    expect(e.message).toMatch(/^not a POSTER\+\+ \(POSTER V2\) state dict: 1 missing key \(VIT\.head\.linear\.bias\)/)
     expect(e.message).toContain('VIT.head.linear.weight: [8, 768], expected [7, 768] (7 classes requested)')
   })
 

@@ -1,0 +1,174 @@
+/**
+ * What `poster bench` measures, as data: the settings (image counts, runs, threads) and the ordered list of jobs,
+ * each one measurement of one run. Nothing here runs or times anything; run.ts hands every job to one `measure`.
+ *
+ * Jobs are run-major (run 1 of every measurement, then run 2, ...) so that a disturbance on the machine spreads
+ * over measurements instead of spoiling one of them. Within a run the parts come in BENCH_PARTS order.
+ *
+ * To add a part: name it in BENCH_PARTS (types.ts), give it a function in PART_JOBS below (its jobs for one run;
+ * a new child-process measurement also needs its job and measurement types and a `runJob` case in measure.ts),
+ * turn its samples into a result section in entries.ts, and give the section its rows in report.ts.
+ */
+import {join} from 'node:path'
+
+import type {BenchJob} from './measure.js'
+import {BENCH_PARTS, type BenchOptions, type BenchPart, type Plan} from './types.js'
+
+export const BATCH_SIZES = [1, 8, 32] as const
+/** Batch size of the torch.onnx.export reference graph (exported with a fixed batch). */
+export const EXPORT_BATCH = 8
+/** Batch of the fp16-vs-fp32 and PyTorch-vs-ONNX logit comparisons. */
+export const PARITY_BATCH = 2
+/** PyTorch eager can be an order of magnitude slower: it stops after the call that passes this many seconds. */
+export const TORCH_BUDGET_S = 20
+/** ... or this many with --quick. */
+export const TORCH_BUDGET_QUICK_S = 5
+
+/** Sizes of the generated eval sets: RAF-DB's aligned 100×100 faces and camera-sized 640×480 frames. */
+export const EVAL_SIZES = [
+  {name: '100x100', width: 100, height: 100},
+  {name: '640x480', width: 640, height: 480},
+] as const
+
+/** The predict folder's images: RAF-DB-sized aligned faces. */
+export const PREDICT_SIZE = {name: '100x100', width: 100, height: 100} as const
+/** predict's default batch size, the one the predict measurement uses. */
+export const PREDICT_BATCH = 32
+
+export function benchPlan(opts: Pick<BenchOptions, 'runs' | 'quick' | 'threads' | 'plan'>, defaultThreads: number): Plan {
+  const quick = opts.quick === true
+  return {
+    runs: Math.max(1, opts.runs ?? (quick ? 1 : 3)),
+    quick,
+    threads: opts.threads ?? defaultThreads,
+    modelImages: opts.plan?.modelImages ?? (quick ? 8 : 32),
+    perClass: opts.plan?.perClass ?? (quick ? 2 : 10),
+    preprocessIterations: opts.plan?.preprocessIterations ?? (quick ? 1 : 5),
+    predictImages: Math.max(1, opts.plan?.predictImages ?? (quick ? 100 : 1000)),
+    predictRuns: Math.max(1, opts.plan?.predictRuns ?? 1),
+  }
+}
+
+/** A PyTorch eager measurement, run by the Python baseline rather than a child Node process. */
+export interface TorchJob {
+  kind: 'torch'
+  batch: number
+  images: number
+  budgetSeconds: number
+}
+
+/** One measurement of one run. */
+export interface PlannedJob {
+  part: BenchPart
+  /** Which samples it adds to: one key per result entry ('model/8', 'eval/100x100/8', 'predict', ...). */
+  key: string
+  /** What the status line and an error say it is. */
+  label: string
+  /** Run number (1-based) and how many runs this measurement gets (the label says "run r/of" when of > 1). */
+  run: number
+  of: number
+  job: BenchJob | TorchJob
+}
+
+/** What the preparation produced, as far as the jobs need it. */
+export interface PlanInputs {
+  plan: Plan
+  parts: ReadonlySet<BenchPart>
+  /** The model the speed measurements use. */
+  model: string
+  /** Generated eval sets (preprocess and eval parts). */
+  datasets: ReadonlyArray<{size: string; root: string; images: string[]}>
+  /** The generated predict folder (predict part). */
+  predictFolder?: string
+  /** A .pth to time the conversion of; without one the deterministic build is timed. */
+  checkpoint?: string
+  /** Scratch folder for written models. */
+  tmp: string
+  /** The deterministic model in float32 and float16 (fp16 part). */
+  fp32Deterministic: string
+  fp16Path: string
+  /** The Python baseline is ready (pytorch part). */
+  python: boolean
+  /** The torch.onnx.export graph, when it was exported. */
+  exportedPath?: string
+}
+
+type PartJobs = (inputs: PlanInputs, run: number) => Array<Omit<PlannedJob, 'part' | 'run' | 'of'> & {run?: number; of?: number}>
+
+/** Each part's jobs in one run (1-based); the runs count comes from the plan unless a job says otherwise. */
+const PART_JOBS: Record<BenchPart, PartJobs> = {
+  model: ({plan, model}) =>
+    BATCH_SIZES.map((batch) => ({
+      key: `model/${batch}`,
+      label: `model-only batch ${batch}`,
+      job: {kind: 'model', model, batch, images: plan.modelImages, threads: plan.threads},
+    })),
+  preprocess: ({plan, datasets}) =>
+    datasets.map((ds) => ({
+      key: `preprocess/${ds.size}`,
+      label: `decode+preprocess ${ds.size}`,
+      job: {kind: 'preprocess', paths: ds.images, iterations: plan.preprocessIterations, concurrency: 4},
+    })),
+  eval: ({plan, datasets, model}) =>
+    datasets.flatMap((ds) =>
+      BATCH_SIZES.map((batch) => ({
+        key: `eval/${ds.size}/${batch}`,
+        label: `eval ${ds.size} batch ${batch}`,
+        job: {kind: 'eval', dataset: ds.root, model, batch, threads: plan.threads},
+      })),
+    ),
+  // predict runs its own number of times (once by default), spread over the first runs, not --runs times.
+  predict: ({plan, predictFolder, model}, run) => {
+    if (!predictFolder) return []
+    const out: ReturnType<PartJobs> = []
+    for (let p = run; p <= plan.predictRuns; p += plan.runs) {
+      out.push({
+        key: 'predict',
+        label: `predict ${plan.predictImages} × ${PREDICT_SIZE.name.replace('x', '×')} JPEG folder, batch ${PREDICT_BATCH}, --landmarks`,
+        run: p,
+        of: plan.predictRuns,
+        job: {kind: 'predict', folder: predictFolder, model, batch: PREDICT_BATCH, threads: plan.threads, landmarks: true, expectRows: plan.predictImages},
+      })
+    }
+    return out
+  },
+  convert: ({checkpoint, tmp}) =>
+    (['float32', 'float16'] as const).map((dtype) => ({
+      key: `convert/${dtype}`,
+      label: `convert ${dtype}`,
+      job: {kind: 'convert', checkpoint, out: join(tmp, `convert-${dtype}.onnx`), dtype, classes: checkpoint ? undefined : 7, remove: true},
+    })),
+  // Once: it compares outputs, it times nothing.
+  fp16: ({plan, fp32Deterministic, fp16Path}, run) =>
+    run === 1
+      ? [{key: 'parity', label: 'fp16 vs fp32 logits', run: 1, of: 1, job: {kind: 'parity', fp32: fp32Deterministic, fp16: fp16Path, batch: PARITY_BATCH, threads: plan.threads}}]
+      : [],
+  pytorch: ({plan, python, exportedPath}) => [
+    ...(python
+      ? BATCH_SIZES.map((batch) => ({
+          key: `torch/${batch}`,
+          label: `PyTorch eager batch ${batch}`,
+          job: {kind: 'torch' as const, batch, images: plan.modelImages, budgetSeconds: plan.quick ? TORCH_BUDGET_QUICK_S : TORCH_BUDGET_S},
+        }))
+      : []),
+    ...(exportedPath
+      ? [{
+          key: 'exported',
+          label: `torch-exported graph batch ${EXPORT_BATCH}`,
+          job: {kind: 'model' as const, model: exportedPath, batch: EXPORT_BATCH, images: plan.modelImages, threads: plan.threads},
+        }]
+      : []),
+  ],
+}
+
+/** Every job of the benchmark, in the order they run. */
+export function planJobs(inputs: PlanInputs): PlannedJob[] {
+  const jobs: PlannedJob[] = []
+  for (let run = 1; run <= inputs.plan.runs; run++) {
+    for (const part of BENCH_PARTS) {
+      if (!inputs.parts.has(part)) continue
+      for (const j of PART_JOBS[part](inputs, run)) jobs.push({...j, part, run: j.run ?? run, of: j.of ?? inputs.plan.runs})
+    }
+  }
+  return jobs
+}

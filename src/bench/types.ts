@@ -1,0 +1,212 @@
+/**
+ * The shapes of `poster bench`: its options, what one run of a measurement records (Sample), and the result's
+ * sections (medians over runs), as the JSON file and the table see them.
+ */
+import type {MachineInfo} from './machine.js'
+import type {
+  ConvertMeasurement,
+  EvalMeasurement,
+  Measurement,
+  ModelMeasurement,
+  PredictMeasurement,
+  PreprocessMeasurement,
+} from './measure.js'
+import type {PythonBenchResult, PythonExportResult} from './python.js'
+import type {Summary} from './stats.js'
+
+/** The parts of the benchmark, in the order each run measures them. */
+export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'convert', 'fp16', 'pytorch'] as const
+export type BenchPart = (typeof BENCH_PARTS)[number]
+
+/** One PyTorch eager run (the Python baseline's result), tagged like the child measurements. */
+export type TorchMeasurement = PythonBenchResult & {kind: 'torch'}
+
+/** Anything one job measures: a child process's measurement or a PyTorch eager run. */
+export type AnyMeasurement = Measurement | TorchMeasurement
+
+export interface BenchOptions {
+  /** An .onnx model; default: the deterministic (untrained) POSTER++ in the cache, built once. */
+  model?: string
+  /** Runs per measurement (median kept); default 3, --quick 1. */
+  runs?: number
+  quick?: boolean
+  threads?: number
+  /** Where datasets and derived models are cached; default <poster cache>/bench. */
+  workDir?: string
+  /** Environment for POSTER_BENCH_* (default process.env). */
+  env?: Record<string, string | undefined>
+  onStatus?: (message: string) => void
+  /** Which measurements to run (default all); the PyTorch baseline also needs its environment variables. */
+  parts?: readonly BenchPart[]
+  /** Overrides of the image counts (tests), and of how many times predict runs (default once, whatever `runs`). */
+  plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations' | 'predictImages' | 'predictRuns'>>
+}
+
+/** The benchmark's settings: runs, image counts, threads (plan.ts's benchPlan fills them in). */
+export interface Plan {
+  runs: number
+  quick: boolean
+  threads: number
+  modelImages: number
+  perClass: number
+  preprocessIterations: number
+  /** Images in the generated predict folder. */
+  predictImages: number
+  /** predict runs (in the first runs); ~90 s each on 2 cores at 1000 images, so once by default. */
+  predictRuns: number
+}
+
+/** One run of a measurement, with the child's peak RSS and the 1-minute load average when it started. */
+export type Sample<M> = M & {run: number; peakRssMb: number; wallSeconds: number; load1?: number}
+
+export interface ModelEntry {
+  graph: 'converted' | 'torch-exported'
+  batch: number
+  images: number
+  imagesPerSecond: Summary
+  msPerImage: number
+  sessionMs: Summary
+  warmupMs: number
+  callMsMedian: number
+  peakRssMb: number
+  samples: Array<Sample<ModelMeasurement>>
+}
+
+export interface PreprocessEntry {
+  size: string
+  images: number
+  imagesPerSecond: Summary
+  msPerImage: number
+  concurrentImagesPerSecond: Summary
+  concurrency: number
+  decodeMs: number
+  resizeMs: number
+  tensorMs: number
+  peakRssMb: number
+  samples: Array<Sample<PreprocessMeasurement>>
+}
+
+/** An eval measurement's fields as medians over runs, plus the comparison with model-only. */
+export interface EvalEntry extends Omit<EvalMeasurement, 'kind' | 'seconds' | 'imagesPerSecond'> {
+  size: string
+  imagesPerSecond: Summary
+  /** eval images/s over model-only images/s at the same batch size. */
+  ratioToModel?: number
+  /** The classify phase alone (no setup, no report files) over model-only. */
+  classifyRatioToModel?: number
+  peakRssMb: number
+  samples: Array<Sample<EvalMeasurement>>
+}
+
+export interface PredictEntry {
+  /** Image size of the generated folder. */
+  size: string
+  /** The folder predict ran on (generated once into the bench work dir). */
+  folder: string
+  batch: number
+  images: number
+  /** CSV rows read back (equal to images, checked in the child). */
+  rows: number
+  landmarks: boolean
+  landmarksNote?: string
+  columns: number
+  csvBytes: number
+  /** Whole predict() run: discovery, model open, batches, output closed. */
+  imagesPerSecond: Summary
+  msPerImage: number
+  setupSeconds: number
+  batchSeconds: number
+  /** The batch phase alone (no discovery, no model open). */
+  batchImagesPerSecond: number
+  finishSeconds: number
+  /** predict's own images/s (its summary and its CLI line). */
+  pipelineImagesPerSecond: number
+  /** Batch-phase images/s over model-only images/s at the same batch size. */
+  batchRatioToModel?: number
+  peakRssMb: number
+  samples: Array<Sample<PredictMeasurement>>
+}
+
+export interface ConvertEntry {
+  source: 'checkpoint' | 'deterministic'
+  dtype: 'float32' | 'float16'
+  /** What was timed, in words. */
+  what: string
+  seconds: Summary
+  bytes: number
+  readSeconds?: number
+  buildSeconds?: number
+  writeSeconds?: number
+  peakRssMb: number
+  samples: Array<Sample<ConvertMeasurement>>
+}
+
+export interface Fp16Entry {
+  batch: number
+  fp32Bytes: number
+  fp16Bytes: number
+  maxAbsDiff: number
+  argmaxAgreement: number
+  peakRssMb: number
+}
+
+export interface TorchEntry {
+  batch: number
+  images: number
+  imagesPerSecond: Summary
+  msPerImage: number
+  warmupMs: number
+  peakRssMb: number
+  /** Converted ONNX (onnxruntime-node) images/s over PyTorch eager, same batch. */
+  onnxSpeedup?: number
+  samples: Array<Sample<TorchMeasurement>>
+}
+
+export interface PytorchSection {
+  skipped?: string
+  error?: string
+  torch?: string
+  threads?: number
+  /** BLAS libraries the Python process mapped (a reference BLAS makes eager PyTorch much slower). */
+  blas?: string
+  buildSeconds?: number
+  /** Max |Δlogit| between PyTorch eager and the converted ONNX on the deterministic input. */
+  parityMaxAbsDiff?: number
+  eager: TorchEntry[]
+  export?: PythonExportResult & {skipped?: undefined}
+  exportSkipped?: string
+  /** The torch.onnx.export graph under onnxruntime-node, model-only at EXPORT_BATCH. */
+  exported?: ModelEntry
+  /** Converted graph images/s over the torch-exported graph, at EXPORT_BATCH. */
+  convertedOverExported?: number
+}
+
+export interface BenchResult {
+  tool: {name: 'poster'; version: string}
+  created_at: string
+  machine: MachineInfo
+  load: {start: [number, number, number]; end: [number, number, number]}
+  settings: {
+    runs: number
+    quick: boolean
+    threads: number
+    modelImages: number
+    evalImages: number
+    preprocessIterations: number
+    batchSizes: number[]
+    predictImages: number
+    predictRuns: number
+  }
+  model: {path: string; bytes: number; source: 'deterministic' | 'user'; note: string}
+  seconds: number
+  sessionMs?: Summary
+  modelOnly: ModelEntry[]
+  preprocess: PreprocessEntry[]
+  eval: EvalEntry[]
+  /** poster predict on a generated folder; absent when not run or failed (see errors). */
+  predict?: PredictEntry
+  convert: ConvertEntry[]
+  fp16?: Fp16Entry
+  pytorch: PytorchSection
+  errors: Array<{measurement: string; message: string}>
+}
