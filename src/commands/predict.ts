@@ -5,6 +5,17 @@ import {downloadBar, messageOf, progressBar, sharedFlags, statusLine} from '../c
 import type {Shard} from '../datasets/shard.js'
 import type {PredictSummary} from '../pipeline/predict.js'
 
+/** A positive decimal (frames per second, seconds); anything else is a usage error naming the flag. */
+const positiveNumber = (name: string, description: string) =>
+  Flags.custom<number>({
+    description,
+    parse: async (input) => {
+      const n = Number(input)
+      if (input.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`--${name} expects a positive number, got "${input}"`)
+      return n
+    },
+  })()
+
 export default class Predict extends PosterCommand {
   static override summary = 'Predict the expression of every image in files and folders, one CSV row per image.'
 
@@ -52,9 +63,9 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     resume: Flags.boolean({description: 'continue an existing --out: inputs already in it are skipped', default: false}),
     shard: Flags.string({description: 'run only shard K of N (1-based, e.g. 2/4)'}),
     shards: Flags.integer({description: 'number of shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or a Slurm array', min: 1}),
-    fps: Flags.string({description: 'videos: sample this many frames per second (the first frame of every 1/N s; default every frame)'}),
+    fps: positiveNumber('fps', 'videos: sample this many frames per second (the first frame of every 1/N s; default every frame)'),
     every: Flags.integer({description: 'videos: sample every K-th frame', min: 1, exclusive: ['fps']}),
-    smooth: Flags.string({description: 'videos: also write probabilities smoothed over S seconds per face track (exponential moving average)'}),
+    smooth: positiveNumber('smooth', 'videos: also write probabilities smoothed over S seconds per face track (exponential moving average)'),
     timeline: Flags.string({description: 'videos: folder for <name>.timeline.svg/png (default <out without .csv>.timelines)'}),
     'max-pixels': Flags.integer({description: 'images with more pixels are error rows (decompression-bomb guard; default 178956970, as Pillow)', min: 1}),
   }
@@ -70,13 +81,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     } catch (e) {
       throw new UsageError(messageOf(e))
     }
-    const seconds = (name: string, v: string | undefined) => {
-      if (v === undefined) return undefined
-      const x = Number(v)
-      if (!(x > 0) || !Number.isFinite(x)) throw new UsageError(`--${name} must be a positive number, got "${v}"`)
-      return x
-    }
-    const video = {fps: seconds('fps', flags.fps), every: flags.every, smooth: seconds('smooth', flags.smooth), timelines: flags.timeline}
+    const video = {fps: flags.fps, every: flags.every, smooth: flags.smooth, timelines: flags.timeline}
     const {predict} = await import('../pipeline/predict.js')
     const status = statusLine(this)
     const download = downloadBar(this)
