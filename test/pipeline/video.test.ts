@@ -193,5 +193,16 @@ describe('predict on videos: bad input and shards', () => {
     const key = (r: Record<string, string>) => JSON.stringify(r)
     expect([...parts[0]!.rows, ...parts[1]!.rows].map(key).sort()).toEqual(whole.rows.map(key).sort())
     expect(paths[0]!.size + paths[1]!.size).toBe(5)
+    // poster merge keeps each video's rows together: the merged shards are the unsharded file, byte for byte.
+    const {mergePredictions: merge} = await import('../../src/pipeline/merge.js')
+    const merged = path.join(work, 'merged.csv')
+    const m = await merge({files: [path.join(work, 'shard-1.csv'), path.join(work, 'shard-0.csv')], out: merged, inputs: [dir]})
+    expect(readFileSync(merged, 'utf8')).toBe(readFileSync(all, 'utf8'))
+    expect(m).toMatchObject({rows: whole.rows.length, ok: whole.rows.length, errors: 0, duplicates: 0, missing: 0})
+    // A shard run twice: the copy's rows are dropped as duplicates, whole blocks.
+    copyFileSync(path.join(work, 'shard-0.csv'), path.join(work, 'shard-0-again.csv'))
+    const again = await merge({files: [path.join(work, 'shard-0.csv'), path.join(work, 'shard-1.csv'), path.join(work, 'shard-0-again.csv')], out: merged, force: true})
+    expect(readFileSync(merged, 'utf8')).toBe(readFileSync(all, 'utf8'))
+    expect(again).toMatchObject({rows: whole.rows.length, duplicates: parts[0]!.rows.length, conflicting_duplicates: 0})
   })
 })
