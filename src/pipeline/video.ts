@@ -390,6 +390,8 @@ export async function predictWithVideos(
   if (foreign > 0) warnings.push(`${run.output} holds ${foreign} rows for inputs that are not among this run's; they are kept as they are`)
 
   let expected = items.length
+  /** ffmpeg processes still running (stopped if the run fails part-way). */
+  const readers = new Set<import('../video/decode.js').VideoReader>()
   const progress = () => opts.onProgress?.(counts.units, Math.max(expected, counts.units))
 
   async function* videoUnits(item: DatasetItem): AsyncGenerator<VideoUnit> {
@@ -403,6 +405,7 @@ export async function predictWithVideos(
       return
     }
     const reader = readVideo(item.path, {sampling, after: video.lastIndex >= 0 ? video.lastIndex : undefined, ffmpeg, rawPath: item.rawPath})
+    readers.add(reader)
     let held: VideoUnit | undefined
     let announced = false
     for await (const frame of reader.frames()) {
@@ -422,6 +425,7 @@ export async function predictWithVideos(
       held = frameUnit(video, frame)
     }
     const end = await reader.end
+    readers.delete(reader)
     video.info = end.info
     ffmpegCpu += end.cpuSeconds ?? 0
     if (end.error !== undefined) {
@@ -552,6 +556,7 @@ export async function predictWithVideos(
       },
     })
   } finally {
+    for (const r of readers) r.stop()
     await output.close()
     await stage.release()
   }

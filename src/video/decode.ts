@@ -360,6 +360,11 @@ export class VideoReader {
     this.resolveEnd({frames: this.handed, error, info: this.info, cpuSeconds: this.cpuSeconds})
   }
 
+  /** Stop ffmpeg if it is still running (a run that fails part-way must not leave it blocked on a full pipe). */
+  stop(): void {
+    if (!this.exited) this.child?.kill('SIGKILL')
+  }
+
   /**
    * The errors to report, the same on every run over the same file: the demuxer's own (what a truncated file
    * gives: "partial file", "Read error", "moov atom not found"), else ffmpeg's, else the decoders' (sorted: threads

@@ -206,3 +206,27 @@ describe('predict on videos: bad input and shards', () => {
     expect(again).toMatchObject({rows: whole.rows.length, duplicates: parts[0]!.rows.length, conflicting_duplicates: 0})
   })
 })
+
+describe('predict on videos: a run that fails part-way', () => {
+  it('stops ffmpeg (no child left blocked on its pipe)', async () => {
+    const {readdirSync, existsSync} = await import('node:fs')
+    const ffmpegChildren = () =>
+      readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+          return ppid === process.pid && stat.includes('(ffmpeg)')
+        } catch {
+          return false
+        }
+      })
+    if (!existsSync('/proc/self/stat')) return // no procfs: nothing to look at
+    const clip = path.join(work, 'long.mp4')
+    await makeClip(clip, {width: 320, height: 240, frames: 90, fps: 30, draw: (n) => SEVEN_COLORS[n % 7]!})
+    await expect(
+      run({inputs: [clip], out: path.join(work, 'fails.csv'), video: {}, onBatch: () => Promise.reject(new Error('disk full (test)'))}),
+    ).rejects.toThrow(/disk full/)
+    for (let i = 0; i < 50 && ffmpegChildren().length > 0; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(ffmpegChildren()).toEqual([])
+  })
+})
