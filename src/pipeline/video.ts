@@ -358,7 +358,7 @@ export async function predictWithVideos(
         duration: Math.max(covered, end ?? 0),
         frames: s.frames.length,
         smoothedS: v.smooth,
-        note: video.error ? `ffmpeg stopped early: ${video.error}` : undefined,
+        note: video.error,
         tracks: tl,
       })
       const base = path.join(timelineDir, names.get(video.item.relPath) ?? 'video.timeline')
