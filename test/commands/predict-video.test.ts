@@ -48,7 +48,7 @@ describe('poster predict on a video', () => {
     const pc = (k: number) => `${((k / 10) * 100).toFixed(0)}%`
     expect(r.stdout).toContain(`track 0: 2.0 s from 0.00 s: Happiness ${(happy * 0.2).toFixed(1)} s (${pc(happy)}), Neutral ${((10 - happy) * 0.2).toFixed(1)} s (${pc(10 - happy)})`)
     expect(r.stdout).toMatch(/timeline: .*clip\.timelines\/clip\.timeline\.png/)
-    expect(r.stderr).toMatch(/ffmpeg .* \(bundled with poster/)
+    expect(r.stderr).toMatch(/videos: ffmpeg \S+ \((bundled with poster, @ffmpeg-installer\/ffmpeg|POSTER_FFMPEG|PATH): .*; set POSTER_FFMPEG to use another\)/)
     const file = await readPredictions(out)
     expect(file.columns).toContain('smooth_Happiness')
     expect(file.rows.map((x) => x.frame)).toEqual(['0', '2', '4', '6', '8', '10', '12', '14', '16', '18'])

@@ -33,6 +33,8 @@ export interface ClipSpec {
   codec?: 'h264' | 'lossless'
   /** mp4: put the index first (as streaming sites do), so a truncated copy still has frames to read. */
   faststart?: boolean
+  /** More output options (e.g. -output_ts_offset). */
+  outputArgs?: string[]
 }
 
 export function drawFrame(width: number, height: number, content: Rgb | Square[]): Uint8Array {
@@ -58,7 +60,7 @@ export async function makeClip(file: string, spec: ClipSpec): Promise<void> {
   const args = [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${spec.width}x${spec.height}`, '-r', String(spec.fps), '-i', 'pipe:0',
-    ...vf, ...codec, '-g', '12', ...(spec.faststart ? ['-movflags', '+faststart'] : []), file,
+    ...vf, ...codec, '-g', '12', ...(spec.faststart ? ['-movflags', '+faststart'] : []), ...(spec.outputArgs ?? []), file,
   ]
   const child = spawn(ffmpeg.path, args, {stdio: ['pipe', 'ignore', 'pipe']})
   let err = ''

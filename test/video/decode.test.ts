@@ -80,6 +80,16 @@ describe('readVideo', () => {
     expect(end.cpuSeconds).toBeGreaterThan(0)
   })
 
+  it('times count from the start of the file, as players show them, whatever timestamp the file starts at', async () => {
+    for (const [name, offset] of [['offset.ts', '5'], ['offset.mkv', '3.5']] as const) {
+      const file = path.join(work, name)
+      await makeClip(file, {width: 32, height: 24, frames: 6, fps: 10, outputArgs: ['-output_ts_offset', offset], draw: (n) => [10 * n, 0, 0]})
+      const {frames} = await collect(file, {sampling: {kind: 'all'}})
+      expect(frames.map((f) => f.index), name).toEqual([0, 1, 2, 3, 4, 5])
+      frames.forEach((f) => expect(f.time, name).toBeCloseTo(f.index / 10, 9))
+    }
+  })
+
   it('after N: only later frames, numbered as in a full read', async () => {
     const {frames} = await collect(path.join(work, 'grey.mkv'), {sampling: {kind: 'every', every: 3}, after: 7})
     expect(frames.map((f) => f.index)).toEqual([9, 12, 15, 18])
