@@ -116,6 +116,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
       const video = 'videos' in result ? (result as import('../pipeline/video.js').VideoRunSummary) : undefined
       const parts = [`${result.ok} ok`, `${result.errors} errors`]
       if (video) parts.splice(1, 0, `${video.frames} frames`)
+      if (video && video.no_face > 0) parts.push(`${video.no_face} without a face`)
       if (result.skipped_resumed > 0) parts.push(`${result.skipped_resumed} already done`)
       const what = video ? `${result.images} inputs, ${video.videos.length} of them videos` : `${result.images} images`
       this.log(`Wrote ${result.output}: ${what} (${parts.join(', ')})${result.images_per_s > 0 ? `, ${result.images_per_s} ${video ? 'frames and images' : 'images'}/s` : ''}`)

@@ -93,6 +93,8 @@ export interface VideoSummary {
 export interface VideoRunSummary extends PredictSummary {
   /** Sampled frames with rows (all videos, resumed ones included). */
   frames: number
+  /** Units (images, frames) in which no face was found (ok + errors + no_face = all units). */
+  no_face: number
   videos: VideoSummary[]
   sampling: string
   ffmpeg: {path: string; source: string; version: string}
@@ -577,6 +579,7 @@ export async function predictWithVideos(
     overlay: opts.overlay ?? null,
     warnings,
     frames: counts.frames,
+    no_face: counts.noFace,
     videos,
     sampling: describeSampling(sampling),
     ffmpeg: {path: ffmpeg.path, source: ffmpeg.source, version: ffmpeg.version},

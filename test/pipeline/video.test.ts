@@ -136,6 +136,7 @@ describe('predict on videos: faces and tracks', () => {
     expect(noFace.every((r) => r.faces === '0' && r.track === '')).toBe(true)
     expect(s.videos[0]!.tracks.map((t) => [t.track, t.dominant, t.frames])).toEqual([[0, NAMES[1], 16], [1, NAMES[5], 16]])
     expect(s.videos[0]!.no_face_frames).toBe(4)
+    expect([s.ok, s.no_face, s.errors, s.frames]).toEqual([16, 4, 0, 20])
   })
 })
 
