@@ -235,6 +235,9 @@ export async function predictWithVideos(
   if (opts.overlay) warnings.push('--overlay draws images only; each video gets a timeline picture instead')
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
 
+  if (!v.faceStage) {
+    warnings.push('video frames were scored whole (one face per frame, track 0): no face detector is wired into predict yet; on footage that is not a face close-up the expressions are not meaningful')
+  }
   const imageStage = v.faceStage ? await v.faceStage('image') : wholeImageStage()
   const videoStage = v.faceStage ? await v.faceStage('video') : wholeImageStage()
   if (videoStage.mode === 'box') throw new Error('--faces box needs annotated face boxes, and videos have none: use --faces detect or whole')
