@@ -81,7 +81,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     } catch (e) {
       throw new UsageError(messageOf(e))
     }
-    const video = {fps: flags.fps, every: flags.every, smooth: flags.smooth, timelines: flags.timeline}
+    const videoOptions = {fps: flags.fps, every: flags.every, smooth: flags.smooth, timelines: flags.timeline}
     const {predict} = await import('../pipeline/predict.js')
     const status = statusLine(this)
     const download = downloadBar(this)
@@ -102,7 +102,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
         resume: flags.resume,
         shard,
         maxPixels: flags['max-pixels'],
-        video,
+        video: videoOptions,
         onStatus: status,
         onProgress: bar.update,
         onDownloadProgress: (received, total) => download.update(received, total),
