@@ -63,6 +63,8 @@ export async function readItemBytes(item: DatasetItem): Promise<string | Uint8Ar
 export interface UnitSource {
   item: DatasetItem
   pixels?: RgbImage
+  /** Set when the unit is already known to have failed (a video ffmpeg could not read): its error row, in order. */
+  fail?: string
 }
 
 /** The preparation function runBatches calls for each unit: decode → faces → resized crops. */
@@ -72,7 +74,8 @@ export async function inputPreparer(opts: PrepareOptions): Promise<(unit: UnitSo
     import('../image/preprocess.js'),
     import('../image/to-tensor.js'),
   ])
-  return async ({item, pixels}) => {
+  return async ({item, pixels, fail}) => {
+    if (fail !== undefined) return {ok: false, error: fail}
     const image = pixels ?? (await decodeRgb(await readItemBytes(item), {...opts.decode, path: item.relPath}))
     let crops = await opts.stage.crops(image, item)
     if (opts.select) crops = opts.select(crops)
