@@ -98,7 +98,7 @@ export async function measureVideo(job: VideoJob): Promise<VideoMeasurement> {
   try {
     const cpu0 = process.cpuUsage()
     const t0 = performance.now()
-    const s = (await predict({inputs: [job.clip], model: job.model, out: join(dir, 'clip.csv'), batchSize: job.batch, threads: job.threads, video: {fps: job.fps}})) as import('../pipeline/video.js').VideoRunSummary
+    const s = (await predict({inputs: [job.clip], model: job.model, out: join(dir, 'clip.csv'), batchSize: job.batch, threads: job.threads, faces: 'whole', video: {fps: job.fps}})) as import('../pipeline/video.js').VideoRunSummary
     const seconds = (performance.now() - t0) / 1000
     const cpu = process.cpuUsage(cpu0)
     const posterCpu = (cpu.user + cpu.system) / 1e6

@@ -61,6 +61,13 @@ export const sharedFlags = {
       },
     })(),
 
+  /** --faces: which crops the model sees (faces/stage.ts); the default depends on the command and the data. */
+  faces: (description: string) => Flags.option({description, options: ['whole', 'box', 'detect'] as const})(),
+
+  /** --face-size: side of the aligned crop under --faces detect. */
+  faceSize: () =>
+    Flags.integer({description: 'with --faces detect: side in pixels of the aligned crop before the 224×224 resize (default 100, as RAF-DB\'s aligned images)', min: 16, max: 1024}),
+
   batchSize: (defaultSize = 32) => Flags.integer({char: 'b', description: 'images per batch', default: defaultSize, min: 1}),
 
   device: () =>

@@ -67,6 +67,9 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     every: Flags.integer({description: 'videos: sample every K-th frame', min: 1, exclusive: ['fps']}),
     smooth: positiveNumber('smooth', 'videos: also write probabilities smoothed over S seconds per face track (exponential moving average)'),
     timeline: Flags.string({description: 'videos: folder for <name>.timeline.svg/png (default <out without .csv>.timelines)'}),
+    faces: sharedFlags.faces('whole: each image is one face (aligned crops); detect: find, align and score every face, one row each (the default for videos)'),
+    'face-size': sharedFlags.faceSize(),
+    'save-crops': Flags.string({description: 'with --faces detect: write each aligned face crop as <name>-face<k>.png into this folder'}),
     'max-pixels': Flags.integer({description: 'images with more pixels are error rows (decompression-bomb guard; default 178956970, as Pillow)', min: 1}),
   }
 
@@ -74,6 +77,8 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     const {argv, flags} = await this.parse(Predict)
     const inputs = argv.filter((a): a is string => typeof a === 'string')
     if (inputs.length === 0) throw new UsageError('give at least one image file or folder')
+    if (flags.faces === 'box') throw new UsageError("--faces box needs a dataset's annotated face boxes: use poster eval on AffectNet's CSV release or a manifest with x,y,w,h columns; predict takes whole or detect")
+    if (flags['save-crops'] && flags.faces !== 'detect') throw new UsageError('--save-crops writes aligned face crops: it needs --faces detect')
     const {resolveShard} = await import('../datasets/shard.js')
     let shard: Shard | undefined
     try {
@@ -103,6 +108,9 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
         shard,
         maxPixels: flags['max-pixels'],
         video: videoOptions,
+        faces: flags.faces,
+        faceSize: flags['face-size'],
+        saveCrops: flags['save-crops'],
         onStatus: status,
         onProgress: bar.update,
         onDownloadProgress: (received, total) => download.update(received, total),
@@ -117,10 +125,12 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
       const parts = [`${result.ok} ok`, `${result.errors} errors`]
       if (video) parts.splice(1, 0, `${video.frames} frames`)
       if (video && video.no_face > 0) parts.push(`${video.no_face} without a face`)
+      if (!video && result.faces.mode === 'detect') parts.push(`${result.faces.found} faces`, `${result.faces.images_without_face} without a face`)
       if (result.skipped_resumed > 0) parts.push(`${result.skipped_resumed} already done`)
       const what = video ? `${result.images} inputs, ${video.videos.length} of them videos` : `${result.images} images`
       this.log(`Wrote ${result.output}: ${what} (${parts.join(', ')})${result.images_per_s > 0 ? `, ${result.images_per_s} ${video ? 'frames and images' : 'images'}/s` : ''}`)
       if (result.overlay) this.log(`Overlays in ${result.overlay}`)
+      if (result.faces.crops_saved > 0) this.log(`${result.faces.crops_saved} aligned face crops in ${flags['save-crops']}`)
       if (video) {
         const {videoSummaryLines} = await import('../pipeline/video.js')
         for (const v of video.videos) for (const line of videoSummaryLines(v)) this.log(line)

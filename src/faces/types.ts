@@ -64,6 +64,8 @@ export type FacesMode = 'whole' | 'box' | 'detect'
 /** An item as the face stage sees it: its path for messages, its annotated box when the dataset has one. */
 export interface FaceSource {
   relPath: string
+  /** The file itself (a video's frames are told from images by it). */
+  path?: string
   box?: Box
   boxError?: string
 }

@@ -12,6 +12,9 @@ import type {RgbImage} from '../image/types.js'
 import type {Affine, FaceCrop, FaceFields, FaceStage} from '../faces/types.js'
 import {INPUT_SIZE, type PreparedInput, type PreparedUnit} from '../runtime/batches.js'
 
+export type {Affine, FaceCrop, FaceStage, FacesMode} from '../faces/types.js'
+export {wholeImageStage} from '../faces/stage.js'
+
 /** Map 68 normalised (u, v) pairs through `m` into pixels of the original image. */
 export function mapLandmarks(normalized: ArrayLike<number>, m: Affine): Float64Array {
   const out = new Float64Array(normalized.length)

@@ -29,7 +29,7 @@ import type {FaceStage, FacesMode} from '../faces/types.js'
 import {mapLandmarks, readItemBytes} from './inputs.js'
 import {openModel, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
-import {openRunOutput} from './run-output.js'
+import {openRunOutput, type RunOutput} from './run-output.js'
 import type {VideoOptions} from './video.js'
 
 /** Default output file, in the current folder. */
@@ -66,6 +66,12 @@ export interface PredictOptions {
   onBatch?: (rows: readonly PredictionRow[]) => void | Promise<void>
   /** Frame sampling, smoothing and timelines for video inputs (see pipeline/video.ts). */
   video?: VideoOptions
+  /** whole (default for images): the image is the face; detect: every face found, aligned, one row each. */
+  faces?: FacesMode
+  /** --faces detect: side of the aligned crop (default 100, as RAF-DB's aligned images). */
+  faceSize?: number
+  /** --faces detect: write each aligned crop here as <name>-face<k>.png. */
+  saveCrops?: string
 }
 
 export interface PredictSummary {
@@ -87,6 +93,8 @@ export interface PredictSummary {
   /** All inputs discovered, before sharding. */
   discovered: number
   overlay: string | null
+  /** The face stage and what it found among this run's images (resumed rows counted). */
+  faces: {mode: FacesMode; found: number; images_without_face: number; crops_saved: number}
   warnings: string[]
 }
 
@@ -123,28 +131,65 @@ export function overlayNames(items: ReadonlyArray<Pick<DatasetItem, 'relPath'>>)
   return names
 }
 
+/** What an overlay draws for one face: its label, and when known its box, alignment points and 68 landmarks. */
+export interface OverlayFace {
+  label: string
+  landmarks?: ArrayLike<number>
+  box?: {x: number; y: number; w: number; h: number}
+  points?: Array<{x: number; y: number}>
+}
+
 /** An SVG the size of the image: 68 landmark dots and the predicted label with its confidence, top left. */
 export function overlaySvg(width: number, height: number, landmarks: ArrayLike<number> | undefined, label: string): string {
-  const side = Math.max(1, Math.min(width, height))
-  const r = Math.max(1, side / 110)
-  const font = Math.max(8, Math.round(side / 12))
-  const pad = Math.max(2, Math.round(font / 4))
-  const boxW = Math.min(width, Math.ceil(label.length * font * 0.62) + 2 * pad)
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
-    `<rect x="0" y="0" width="${boxW}" height="${font + 2 * pad}" fill="#000" fill-opacity="0.6"/>`,
-    `<text x="${pad}" y="${pad + font * 0.85}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${font}" fill="#fff">${escapeXml(label)}</text>`,
-  ]
-  if (landmarks) {
-    for (let i = 0; i + 1 < landmarks.length; i += 2) {
-      const x = landmarks[i]!
-      const y = landmarks[i + 1]!
-      if (!Number.isFinite(x) || !Number.isFinite(y)) continue
-      parts.push(`<circle cx="${x.toFixed(2)}" cy="${y.toFixed(2)}" r="${r.toFixed(2)}" fill="#00ff66" stroke="#003311" stroke-width="${(r / 3).toFixed(2)}"/>`)
+  return facesOverlaySvg(width, height, [{label, landmarks}])
+}
+
+/**
+ * An SVG the size of the image: per face its box, alignment points (eyes, nose, mouth), 68 landmark dots and the
+ * predicted label with its confidence, at the box's top left (at the image's top left for a face without a box).
+ */
+export function facesOverlaySvg(width: number, height: number, faces: readonly OverlayFace[]): string {
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`]
+  for (const f of faces) {
+    const side = Math.max(1, f.box ? Math.min(f.box.w, f.box.h) * 2 : Math.min(width, height))
+    const r = Math.max(1, side / 110)
+    const font = Math.max(8, Math.round(side / 12))
+    const pad = Math.max(2, Math.round(font / 4))
+    const boxW = Math.min(width, Math.ceil(f.label.length * font * 0.62) + 2 * pad)
+    const lx = f.box ? Math.max(0, Math.min(width - boxW, f.box.x)) : 0
+    const ly = f.box ? Math.max(0, f.box.y - font - 2 * pad) : 0
+    if (f.box) {
+      const b = f.box
+      parts.push(`<rect x="${b.x.toFixed(2)}" y="${b.y.toFixed(2)}" width="${b.w.toFixed(2)}" height="${b.h.toFixed(2)}" fill="none" stroke="#ffcc00" stroke-width="${Math.max(1, side / 120).toFixed(2)}"/>`)
+    }
+    parts.push(
+      `<rect x="${lx.toFixed(2)}" y="${ly.toFixed(2)}" width="${boxW}" height="${font + 2 * pad}" fill="#000" fill-opacity="0.6"/>`,
+      `<text x="${(lx + pad).toFixed(2)}" y="${(ly + pad + font * 0.85).toFixed(2)}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${font}" fill="#fff">${escapeXml(f.label)}</text>`,
+    )
+    const lm = f.landmarks
+    if (lm) {
+      for (let i = 0; i + 1 < lm.length; i += 2) {
+        const x = lm[i]!
+        const y = lm[i + 1]!
+        if (!Number.isFinite(x) || !Number.isFinite(y)) continue
+        parts.push(`<circle cx="${x.toFixed(2)}" cy="${y.toFixed(2)}" r="${r.toFixed(2)}" fill="#00ff66" stroke="#003311" stroke-width="${(r / 3).toFixed(2)}"/>`)
+      }
+    }
+    for (const p of f.points ?? []) {
+      parts.push(`<circle cx="${p.x.toFixed(2)}" cy="${p.y.toFixed(2)}" r="${(1.8 * r).toFixed(2)}" fill="#ff3366" stroke="#330011" stroke-width="${(r / 3).toFixed(2)}"/>`)
     }
   }
   parts.push('</svg>')
   return parts.join('')
+}
+
+/**
+ * Whether an image looks like a face crop (what POSTER++ expects under --faces whole): near square and not large.
+ * A photo (4:3, 16:9, or thousands of pixels a side) is not; predict hints --faces detect for those.
+ */
+export function looksLikeFaceCrop(width: number, height: number): boolean {
+  const aspect = Math.max(width, height) / Math.max(1, Math.min(width, height))
+  return aspect <= 1.25 && Math.max(width, height) <= 1024
 }
 
 function describeDiscovery(d: Discovered): string[] {
@@ -220,25 +265,40 @@ async function predictWithModel(
   }
   if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
-  const stage: FaceStage = await openFaceStage({mode: 'whole'})
+  const mode: FacesMode = opts.faces ?? 'whole'
+  const stage: FaceStage = await openFaceStage({mode, size: opts.faceSize})
   const decode = {formats: 'all' as const, ...(opts.maxPixels === undefined ? {} : {limitInputPixels: opts.maxPixels})}
 
-  const output = await openRunOutput(run.output, {
-    columns: predictColumns(classes, {landmarks: opts.landmarks}),
-    classNames: classes,
-    resume: opts.resume,
-    identity: {
-      kind: 'predict',
-      model: {sha256: model.sha256, labels: classes},
-      preprocess: {size: PREPROCESS.size, resize: PREPROCESS.resize, mean: PREPROCESS.mean, std: PREPROCESS.std, formats: decode.formats, max_pixels: opts.maxPixels ?? null},
-      ...stage.identity(),
-    },
-  })
+  let output: RunOutput
+  try {
+    output = await openRunOutput(run.output, {
+      columns: predictColumns(classes, {landmarks: opts.landmarks, faces: mode === 'detect' ? 'detect' : 'none'}),
+      classNames: classes,
+      resume: opts.resume,
+      identity: {
+        kind: 'predict',
+        model: {sha256: model.sha256, labels: classes},
+        preprocess: {size: PREPROCESS.size, resize: PREPROCESS.resize, mean: PREPROCESS.mean, std: PREPROCESS.std, formats: decode.formats, max_pixels: opts.maxPixels ?? null},
+        ...stage.identity(),
+      },
+    })
+  } catch (e) {
+    await stage.release()
+    throw e
+  }
   const started = performance.now()
   let ok = 0
   let errors = 0
   let processed = 0
   let skipped = 0
+  const faces = {mode, found: 0, images_without_face: 0, crops_saved: 0}
+  const count = (rows: ReadonlyArray<{status?: string}>) => {
+    const st = rows[0]?.status
+    if (st === 'error') errors++
+    else ok++
+    if (st === 'no_face') faces.images_without_face++
+    if (mode === 'detect' && st === 'ok') faces.found += rows.length
+  }
   try {
     for (const w of output.warnings) warnings.push(w)
     // Rows already in a resumed file, by path; rows for paths that are not among this run's inputs stay as they are.
@@ -250,61 +310,90 @@ async function predictWithModel(
         continue
       }
       skipped++
-      if (recs[0]!.status === 'error') errors++
-      else ok++
+      count(recs)
     }
     if (foreign > 0) warnings.push(`${run.output} holds ${foreign} rows for images that are not among this run's inputs; they are kept as they are`)
     if (skipped > 0) status(`resuming: ${skipped} of ${items.length} images already in ${run.output}`)
 
     const todo = items.filter((i) => !output.done.has(i.relPath))
-    const names = opts.overlay ? overlayNames(run.discovered.items) : undefined
-    const {compositeSvgOnImage} = opts.overlay ? await import('../image/sharp.js') : {compositeSvgOnImage: undefined}
+    const names = opts.overlay || opts.saveCrops ? overlayNames(run.discovered.items) : undefined
+    const sharpFns = opts.overlay || opts.saveCrops ? await import('../image/sharp.js') : undefined
+    if (opts.saveCrops) await mkdir(opts.saveCrops, {recursive: true})
+    let hinted = false
 
     let progressed = skipped
     opts.onProgress?.(progressed, items.length)
-    await runLoop<{label: string; pixels?: Float64Array; width: number; height: number}>({
+    await runLoop<{faces: OverlayFace[]; width: number; height: number}>({
       session: model.session,
       units: todo.map((item) => ({item})),
       output,
       stage,
       decode,
+      keepCrops: Boolean(opts.saveCrops),
       batchSize: opts.batchSize ?? 32,
       landmarks: wantLandmarks,
       toRows(item, o) {
-        const scored = o.inputs[0]
-        if (!o.ok || !scored) return {rows: [{path: item.relPath, status: 'error', error: o.error ?? 'unknown error'}]}
-        const probs = softmax(scored.output.logits, C)
-        const row: PredictionRow = {path: item.relPath, status: 'ok', probs}
-        const pixels = scored.output.landmarks ? mapLandmarks(scored.output.landmarks, scored.input.toOriginal) : undefined
-        if (opts.landmarks && pixels) row.landmarks = pixels
-        const pred = argmax(probs)
-        const label = `${classes[pred]} ${(probs[pred]! * 100).toFixed(1)}%`
-        return {rows: [row], extra: {label, pixels, width: scored.input.width, height: scored.input.height}}
+        if (!o.ok) return {rows: [{path: item.relPath, status: 'error', error: o.error ?? 'unknown error'}]}
+        if (o.inputs.length === 0) return {rows: [{path: item.relPath, status: 'no_face', extra: {faces: 0}}]}
+        const rows: PredictionRow[] = []
+        const drawn: OverlayFace[] = []
+        for (const {input, output: out} of o.inputs) {
+          const probs = softmax(out.logits, C)
+          const row: PredictionRow = {path: item.relPath, status: 'ok', probs}
+          if (input.face) row.face = input.face
+          const pixels = out.landmarks ? mapLandmarks(out.landmarks, input.toOriginal) : undefined
+          if (opts.landmarks && pixels) row.landmarks = pixels
+          rows.push(row)
+          const pred = argmax(probs)
+          const f = input.face
+          drawn.push({
+            label: `${classes[pred]} ${(probs[pred]! * 100).toFixed(1)}%`,
+            landmarks: pixels,
+            box: f?.box,
+            points: f?.eyeR && f.eyeL && f.nose && f.mouth ? [f.eyeR, f.eyeL, f.nose, f.mouth] : undefined,
+          })
+        }
+        const first = o.inputs[0]!.input
+        if (mode === 'whole' && !hinted && !looksLikeFaceCrop(first.width, first.height)) {
+          hinted = true
+          const hint = `${item.relPath} is ${first.width}×${first.height}: it looks like a photo, not a face crop; POSTER++ expects one face filling the image. Pass --faces detect to find and align the faces.`
+          warnings.push(hint)
+        }
+        return {rows, extra: {faces: drawn, width: first.width, height: first.height}}
       },
-      // Overlays before rows: a row on disk means its overlay is complete, and a failed overlay (a full disk)
-      // stops the run before its rows are committed, so --resume redoes both.
+      // Overlays and crops before rows: a row on disk means its files are complete, and one that cannot be
+      // written (a full disk) stops the run before its rows are committed, so --resume redoes them.
       beforeCommit: async (units) => {
-        if (!opts.overlay || !names || !compositeSvgOnImage) return
+        if (!names || !sharpFns) return
         await Promise.all(
           units.map(async (u) => {
             if (!u.extra) return
-            const target = path.join(opts.overlay!, names.get(u.item.relPath)!)
-            const svg = overlaySvg(u.extra.width, u.extra.height, u.extra.pixels, u.extra.label)
-            try {
-              const png = await compositeSvgOnImage(await readItemBytes(u.item), svg, {...decode, path: u.item.relPath})
-              await writeFileAtomic(target, png)
-            } catch (e) {
-              throw new Error(`overlay ${target} could not be written (${(e as Error).message}); its row was not written either, so --resume redoes it`)
+            const name = names.get(u.item.relPath)!
+            const writes: Array<{target: string; crop: boolean; make: () => Promise<Uint8Array>}> = []
+            if (opts.overlay) {
+              const svg = facesOverlaySvg(u.extra.width, u.extra.height, u.extra.faces)
+              writes.push({target: path.join(opts.overlay, name), crop: false, make: async () => sharpFns.compositeSvgOnImage(await readItemBytes(u.item), svg, {...decode, path: u.item.relPath})})
+            }
+            if (opts.saveCrops && mode !== 'whole') {
+              u.outcome.inputs.forEach(({input}, k) => {
+                const crop = input.crop
+                if (crop) writes.push({target: path.join(opts.saveCrops!, name.replace(/\.png$/, `-face${k}.png`)), crop: true, make: () => sharpFns.encodePng(crop.data, crop.width, crop.height)})
+              })
+            }
+            for (const w of writes) {
+              try {
+                await writeFileAtomic(w.target, await w.make())
+              } catch (e) {
+                throw new Error(`${w.target} could not be written (${(e as Error).message}); its row was not written either, so --resume redoes it`)
+              }
+              if (w.crop) faces.crops_saved++
             }
           }),
         )
       },
       afterCommit: async (units) => {
+        for (const u of units) count(u.rows)
         const rows = units.flatMap((u) => u.rows)
-        for (const r of rows) {
-          if (r.status === 'error') errors++
-          else ok++
-        }
         processed += units.length
         progressed += units.length
         opts.onProgress?.(progressed, items.length)
@@ -328,6 +417,7 @@ async function predictWithModel(
     images_per_s: processed > 0 ? Math.round((processed / Math.max(secs, 1e-9)) * 100) / 100 : 0,
     discovered: run.discovered.items.length,
     overlay: opts.overlay ?? null,
+    faces,
     warnings,
   }
 }

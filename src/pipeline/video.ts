@@ -48,7 +48,8 @@ import {findFfmpeg, type FfmpegBinary} from '../video/ffmpeg.js'
 import {summarizeTracks, trackRuns, VideoSeries, frameDurations, type TrackSummary} from '../video/series.js'
 import {ProbabilitySmoother} from '../video/smooth.js'
 import {FaceTracker, type Box} from '../video/track.js'
-import {mapLandmarks, readItemBytes, wholeImageStage, type FaceStage, type ModelInput, type UnitSource} from './inputs.js'
+import {openFaceStage} from '../faces/stage.js'
+import {mapLandmarks, readItemBytes, type FaceStage, type ModelInput, type UnitSource} from './inputs.js'
 import type {OpenedModel} from './model.js'
 import {overlayNames, overlaySvg, type PredictOptions, type PredictSummary} from './predict.js'
 import {runLoop} from './run-loop.js'
@@ -235,17 +236,21 @@ export async function predictWithVideos(
   if (opts.overlay) warnings.push('--overlay draws images only; each video gets a timeline picture instead')
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
 
-  if (!v.faceStage) {
-    warnings.push('video frames were scored whole (one face per frame, track 0): no face detector is wired into predict yet; on footage that is not a face close-up the expressions are not meaningful')
+  // --faces applies to images and videos alike; without it images are scored whole and videos' faces detected.
+  const modeFor = (kind: 'image' | 'video') => opts.faces ?? (kind === 'video' ? 'detect' : 'whole')
+  const openStage = v.faceStage ?? ((kind: 'image' | 'video') => openFaceStage({mode: modeFor(kind), size: opts.faceSize}))
+  const imageStage = await openStage('image')
+  const videoStage = !v.faceStage && modeFor('video') === modeFor('image') ? imageStage : await openStage('video')
+  if (videoStage.mode === 'whole') {
+    warnings.push('video frames are scored whole (--faces whole: one face per frame, track 0); on footage that is not a face close-up the expressions are not meaningful')
   }
-  const imageStage = v.faceStage ? await v.faceStage('image') : wholeImageStage()
-  const videoStage = v.faceStage ? await v.faceStage('video') : wholeImageStage()
+  if (opts.saveCrops) warnings.push('--save-crops writes the crops of images only; video frames get their timeline')
   if (videoStage.mode === 'box') throw new Error('--faces box needs annotated face boxes, and videos have none: use --faces detect or whole')
   const rank = {whole: 0, box: 1, detect: 2} as const
   const faceSet: FaceColumnSet = (['none', 'box', 'detect'] as const)[Math.max(rank[imageStage.mode], rank[videoStage.mode])]!
   const stage: FaceStage = {
     mode: videoStage.mode,
-    crops: (image, item) => (isPredictVideo(item.path) ? videoStage : imageStage).crops(image, item),
+    crops: (image, item) => (isPredictVideo(item.path ?? item.relPath) ? videoStage : imageStage).crops(image, item),
     identity: () => ({faces: {image: imageStage.identity(), video: videoStage.identity()}}),
     release: async () => {
       await imageStage.release()
@@ -276,7 +281,7 @@ export async function predictWithVideos(
   const overlayFiles = opts.overlay ? overlayNames(run.discovered.items.filter((i) => !isPredictVideo(i.path))) : undefined
   const {compositeSvgOnImage} = opts.overlay ? await import('../image/sharp.js') : {compositeSvgOnImage: undefined}
   const videos: VideoSummary[] = []
-  const counts = {ok: 0, errors: 0, noFace: 0, units: 0, skipped: 0, frames: 0, processed: 0}
+  const counts = {ok: 0, errors: 0, noFace: 0, faces: 0, units: 0, skipped: 0, frames: 0, processed: 0}
   const timings = {preprocessMs: 0, inferenceMs: 0}
   let ffmpegCpu = 0
   const started = performance.now()
@@ -289,10 +294,13 @@ export async function predictWithVideos(
     if (list) list.push(...recs)
     else doneByPath.set(p, [...recs])
   }
-  const countUnit = (st: string) => {
+  const countUnit = (st: string, rows = 1) => {
     if (st === 'error') counts.errors++
     else if (st === 'no_face') counts.noFace++
-    else counts.ok++
+    else {
+      counts.ok++
+      if (videoStage.mode !== 'whole') counts.faces += rows
+    }
   }
 
   /** Rebuild a video's tracker, smoother and series from its rows on disk. */
@@ -316,7 +324,7 @@ export async function predictWithVideos(
       video.lastIndex = Math.max(video.lastIndex, index)
       counts.skipped++
       counts.frames++
-      countUnit(head.status ?? 'ok')
+      countUnit(head.status ?? 'ok', recs.length)
       if (head.status !== 'ok') {
         video.series.addFrame(index, time, head.status === 'no_face' ? 'no_face' : 'error')
         if (videoStage.mode !== 'whole') video.tracker.observe(time, [], [])
@@ -458,7 +466,7 @@ export async function predictWithVideos(
       if (done) {
         counts.skipped++
         counts.units++
-        countUnit(done[0]!.status ?? 'ok')
+        countUnit(done[0]!.status ?? 'ok', done.length)
         continue
       }
       yield {item}
@@ -550,7 +558,7 @@ export async function predictWithVideos(
       afterCommit: async (batch) => {
         for (const u of batch) {
           const unit = u.outcome.unit
-          countUnit(u.rows[0]?.status ?? 'ok')
+          countUnit(u.rows[0]?.status ?? 'ok', u.rows.length)
           counts.units++
           counts.processed++
           if (unit.video && unit.frame !== undefined) counts.frames++
@@ -580,6 +588,7 @@ export async function predictWithVideos(
     images_per_s: counts.processed > 0 ? Math.round((counts.processed / Math.max(secs, 1e-9)) * 100) / 100 : 0,
     discovered: run.discovered.items.length,
     overlay: opts.overlay ?? null,
+    faces: {mode: videoStage.mode, found: counts.faces, images_without_face: counts.noFace, crops_saved: 0},
     warnings,
     frames: counts.frames,
     no_face: counts.noFace,

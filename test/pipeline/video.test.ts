@@ -31,7 +31,7 @@ beforeAll(async () => {
 afterAll(() => cleanupTmp())
 
 const run = (opts: Partial<PredictOptions> & {out: string; inputs: string[]}) =>
-  predict({model, batchSize: 4, threads: 1, ...opts}) as Promise<VideoRunSummary>
+  predict({model, batchSize: 4, threads: 1, faces: 'whole', ...opts}) as Promise<VideoRunSummary>
 
 function rowsOf(file: string) {
   return parsePredictionsCsv(readFileSync(file)).rows
