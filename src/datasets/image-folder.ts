@@ -175,6 +175,7 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
     const cls = classNames[ci]!
     const walked = await walkFiles(path.join(splitDir, cls), {recursive: true, accept: isImageFolderImage, exclude})
     skippedLinks += walked.linkedDirsSkipped
+    for (const u of walked.unreadable) notes.push(`${path.join(cls, path.relative(path.join(splitDir, cls), u.path))}/: cannot read this folder (${u.code}); its images are not listed`)
     const rels = walked.files.map((f) => f.rel).sort(torchvisionOrder)
     if (rels.length === 0) empty.push(cls)
     const byRel = new Map(walked.files.map((f) => [f.rel, f]))
@@ -185,6 +186,7 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
         relPath: path.posix.join(...(splitDir === datasetRoot ? [] : [path.basename(splitDir)]), cls, rel),
         label: ci,
         split,
+        ...(f.notRegular ? {notRegular: f.notRegular} : {}),
       })
     }
   }
