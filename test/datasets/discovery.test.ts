@@ -36,7 +36,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 describe('fast-glob lists the folders', () => {
   it('predict discovery and the ImageFolder reader both list through fast-glob, with one- and all-level patterns', async () => {
     const root = tmpDir()
-    writeTree(root, ['a.jpg', 'sub/b.png', 'test/1/x.jpg', 'test/2/y.jpg'])
+    writeTree(root, ['a.jpg', 'sub/b.png', 'test/happy/x.jpg', 'test/sad/y.jpg'])
     globCalls.count = 0
     const flat = await discoverImages([root])
     expect(flat.items.map((i) => path.basename(i.path))).toEqual(['a.jpg'])
@@ -46,7 +46,7 @@ describe('fast-glob lists the folders', () => {
     await discoverImages([root], {recursive: true})
     expect(globCalls.patterns).toContain('**/*')
     const ds = await loadImageFolder(root)
-    expect(ds.items.map((i) => i.relPath)).toEqual(['test/1/x.jpg', 'test/2/y.jpg'])
+    expect(ds.items.map((i) => i.relPath)).toEqual(['test/happy/x.jpg', 'test/sad/y.jpg'])
     expect(globCalls.count).toBeGreaterThan(before + 2)
   })
 
