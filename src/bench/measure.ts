@@ -7,9 +7,10 @@ import {mkdtemp, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {INPUT_NUMEL} from '../basics.js'
 import {maxAbsDiff} from './stats.js'
 
-const ITEM = 3 * 224 * 224
+const ITEM = INPUT_NUMEL
 
 /** Model-only throughput: random input, one untimed warm-up batch, then a fixed number of images. */
 export interface ModelJob {

@@ -40,7 +40,7 @@ ${EXIT_CODES_HELP}`
     const {args, flags} = await this.parse(Check)
     const thresholds = thresholdsFrom(flags)
     const {loadRun, compareRuns} = await import('../pipeline/check.js')
-    const {checkTableMarkdown, junitXml, writeFileAtomic} = await import('../report/index.js')
+    const [{checkTableMarkdown, junitXml}, {writeFileAtomic}] = await Promise.all([import('../report/index.js'), import('../basics.js')])
     const [baseline, current] = await Promise.all([loadRun(flags.baseline), loadRun(args.run)])
     const outcome = compareRuns(baseline, current, thresholds)
     const title = `poster check: ${args.run} vs ${flags.baseline}`

@@ -3,6 +3,7 @@
  * session plus the class names in the model's own order, and say where those names came from.
  */
 
+import {INPUT_NUMEL} from '../basics.js'
 import {parseLabels} from '../datasets/labels.js'
 import {cacheDir, stampPath} from '../models/cache.js'
 import {keepOneOptimizedCopy, optimizedPath, touchUsed} from '../models/cache-entries.js'
@@ -85,7 +86,7 @@ export async function openModel(spec: string, opts: OpenModelOptions = {}): Prom
   }
   if (numClasses === 0) {
     // Symbolic class dimension: learn it by running one blank image.
-    const out = await session.run(new Float32Array(3 * 224 * 224), 1)
+    const out = await session.run(new Float32Array(INPUT_NUMEL), 1)
     numClasses = out.logits.length
   }
   if (labels && labels.length !== numClasses) {
