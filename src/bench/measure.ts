@@ -9,6 +9,7 @@ import {join} from 'node:path'
 
 import {INPUT_NUMEL} from '../basics.js'
 import {maxAbsDiff} from './stats.js'
+import type {VideoJob, VideoMeasurement} from './video.js'
 
 const ITEM = INPUT_NUMEL
 
@@ -185,8 +186,8 @@ export interface PredictMeasurement {
   pipelineImagesPerSecond: number
 }
 
-export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob
-export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement | PredictMeasurement
+export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob | VideoJob
+export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement | PredictMeasurement | VideoMeasurement
 
 /** Deterministic pseudo-random input in [-2, 2): roughly the range of normalised images. */
 export function randomInput(n: number, seed = 12345): Float32Array {
@@ -465,5 +466,7 @@ export async function runJob(job: BenchJob): Promise<Measurement> {
       return measureParity(job)
     case 'predict':
       return measurePredict(job)
+    case 'video':
+      return (await import('./video.js')).measureVideo(job)
   }
 }

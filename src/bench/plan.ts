@@ -12,6 +12,7 @@
 import {join} from 'node:path'
 
 import type {BenchJob} from './measure.js'
+import {VIDEO_BATCH, VIDEO_SAMPLE_FPS} from './video.js'
 import {BENCH_PARTS, type BenchOptions, type BenchPart, type Plan} from './types.js'
 
 export const BATCH_SIZES = [1, 8, 32] as const
@@ -80,6 +81,8 @@ export interface PlanInputs {
   datasets: ReadonlyArray<{size: string; root: string; images: string[]}>
   /** The generated predict folder (predict part). */
   predictFolder?: string
+  /** The generated clip (video part). */
+  videoClip?: string
   /** A .pth to time the conversion of; without one the deterministic build is timed. */
   checkpoint?: string
   /** Scratch folder for written models. */
@@ -132,6 +135,10 @@ const PART_JOBS: Record<BenchPart, PartJobs> = {
     }
     return out
   },
+  video: ({plan, videoClip, model}) =>
+    videoClip
+      ? [{key: 'video', label: `predict video 640×480 --fps ${VIDEO_SAMPLE_FPS}, batch ${VIDEO_BATCH}`, job: {kind: 'video', clip: videoClip, model, threads: plan.threads, batch: VIDEO_BATCH, fps: VIDEO_SAMPLE_FPS}}]
+      : [],
   convert: ({checkpoint, tmp}) =>
     (['float32', 'float16'] as const).map((dtype) => ({
       key: `convert/${dtype}`,

@@ -2,6 +2,7 @@
 import {relativeSpread, type Summary} from './stats.js'
 import {formatBytes, formatDuration, formatNumber, formatRatio, formatTable, type TableRow} from './table.js'
 import type {BenchResult, ModelEntry} from './types.js'
+import {videoRows} from './video.js'
 
 function spread(s: Summary): string {
   return s.n > 1 ? `, spread ±${((relativeSpread(s) / 2) * 100).toFixed(0)}% over ${s.n}` : ''
@@ -66,6 +67,7 @@ export function benchRows(r: BenchResult): TableRow[] {
         `close ${formatDuration(p.finishSeconds)}; ${p.imagesPerSecond.n} run${p.imagesPerSecond.n > 1 ? 's' : ''}${spread(p.imagesPerSecond)}`,
     })
   }
+  rows.push(...videoRows(r.video))
   for (const c of r.convert) {
     const split =
       c.readSeconds !== undefined ? ` (read ${formatDuration(c.readSeconds)}, build ${formatDuration(c.buildSeconds)}, write ${formatDuration(c.writeSeconds)})` : ''

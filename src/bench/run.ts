@@ -19,6 +19,7 @@ import {BATCH_SIZES, benchPlan, EXPORT_BATCH, planJobs, PREDICT_BATCH, PREDICT_S
 import {ensureDeterministicModel, messageOf, prepareDatasets, prepareModel, preparePredictFolder, preparePytorch} from './prepare.js'
 import type {PythonBaseline} from './python.js'
 import {maxAbsDiff, round, summarize} from './stats.js'
+import {prepareVideoClip, videoEntry} from './video.js'
 import {BENCH_PARTS, type AnyMeasurement, type BenchOptions, type BenchPart, type BenchResult, type Fp16Entry, type Sample} from './types.js'
 
 /**
@@ -58,6 +59,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const model = await prepareModel(opts.model, fp32Deterministic, status)
     const datasets = parts.has('preprocess') || parts.has('eval') ? await prepareDatasets(workDir, plan.perClass, status) : []
     const predictFolder = parts.has('predict') ? await preparePredictFolder(workDir, plan.predictImages, status) : undefined
+    const videoClip = parts.has('video') ? await prepareVideoClip(workDir, plan.quick, status) : undefined
     let checkpoint = env.POSTER_BENCH_CHECKPOINT?.trim() || undefined
     if (checkpoint && !existsSync(checkpoint)) {
       errors.push({measurement: 'convert', message: `POSTER_BENCH_CHECKPOINT=${checkpoint} does not exist; timing the deterministic build instead`})
@@ -75,7 +77,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
     // ---- the measurements: every job through one measure ----
     const jobs = planJobs({
-      plan, parts, model: model.path, datasets, predictFolder, checkpoint, tmp, fp32Deterministic, fp16Path,
+      plan, parts, model: model.path, datasets, predictFolder, videoClip, checkpoint, tmp, fp32Deterministic, fp16Path,
       python: py !== undefined, exportedPath: pytorch.exportedPath,
     })
     const samples = new Map<string, Array<Sample<AnyMeasurement>>>()
@@ -150,6 +152,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       preprocess,
       eval: evals,
       predict,
+      video: videoEntry(videoClip, samplesOf(samples, 'video', 'video')),
       convert,
       fp16,
       pytorch: section,

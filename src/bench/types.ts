@@ -13,9 +13,10 @@ import type {
 } from './measure.js'
 import type {PythonBenchResult, PythonExportResult} from './python.js'
 import type {Summary} from './stats.js'
+import type {VideoEntry} from './video.js'
 
 /** The parts of the benchmark, in the order each run measures them. */
-export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'convert', 'fp16', 'pytorch'] as const
+export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'convert', 'fp16', 'pytorch'] as const
 export type BenchPart = (typeof BENCH_PARTS)[number]
 
 /** One PyTorch eager run (the Python baseline's result), tagged like the child measurements. */
@@ -205,6 +206,8 @@ export interface BenchResult {
   eval: EvalEntry[]
   /** poster predict on a generated folder; absent when not run or failed (see errors). */
   predict?: PredictEntry
+  /** poster predict on a generated clip at --fps 5 (video.ts). */
+  video?: VideoEntry
   convert: ConvertEntry[]
   fp16?: Fp16Entry
   pytorch: PytorchSection

@@ -13,6 +13,8 @@ export default class Bench extends PosterCommand {
   eval          poster eval end to end (listing, session, decode, inference, metrics, report files) at batch 1, 8, 32
                 on generated RAF-DB-like sets of 100×100 and 640×480 JPEGs, and its ratio to model-only
   predict       poster predict --landmarks over a folder of 1000 generated 100×100 JPEGs (100 with --quick), once
+  video         poster predict --fps 5 on a generated 640×480 30 fps H.264 clip (20 s, 6 s with --quick): frames/s,
+                and ffmpeg's share of the CPU time (decoding) against poster's (inference)
   convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
                 deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
 

@@ -5,6 +5,17 @@ import {downloadBar, messageOf, progressBar, sharedFlags, statusLine} from '../c
 import type {Shard} from '../datasets/shard.js'
 import type {PredictSummary} from '../pipeline/predict.js'
 
+/** A positive decimal (frames per second, seconds); anything else is a usage error naming the flag. */
+const positiveNumber = (name: string, description: string) =>
+  Flags.custom<number>({
+    description,
+    parse: async (input) => {
+      const n = Number(input)
+      if (input.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`--${name} expects a positive number, got "${input}"`)
+      return n
+    },
+  })()
+
 export default class Predict extends PosterCommand {
   static override summary = 'Predict the expression of every image in files and folders, one CSV row per image.'
 
@@ -18,6 +29,8 @@ Output: --out defaults to predictions.csv in the current folder (predictions-K-o
 
 Sharding: --shard K/N runs a stable 1/N of the inputs (by a hash of the path). Without it, a Kubernetes Indexed Job sets the shard from JOB_COMPLETION_INDEX when --shards N is given, and a Slurm job array from SLURM_ARRAY_TASK_ID, _COUNT, _MIN and _MAX (any evenly spaced --array: 0-15, 1-8, 0-14:2, 0,2,4; an uneven one is refused rather than guessed). Join the shards' files with poster merge.
 
+Videos (mp4 m4v mov mkv webm avi, mixed freely with images): frames are decoded by ffmpeg (the one bundled with poster; POSTER_FFMPEG=/path/to/ffmpeg for another), every frame or those picked by --fps / --every, each with its real timestamp. The CSV then has frame,time_s,track after path (empty for images), one row per frame and face (status no_face when there is none), --smooth adds smooth_pred,smooth_pred_name,smooth_<class>... after the probabilities, and each video gets <name>.timeline.svg/png (every face track's probabilities over time) in --timeline and a per-track summary (seconds per dominant expression). --resume continues a video at its next unprocessed frame.
+
 ${EXIT_CODES_HELP} Error rows do not change the exit code.`
 
   static override examples = [
@@ -27,6 +40,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     {description: 'Shard 2 of 4 by hand, then join the four files', command: '<%= config.bin %> predict ./photos -r --model rafdb --shard 2/4 --out part-{shard}.csv && <%= config.bin %> merge part-*-of-4.csv --out all.csv'},
     {description: 'Kubernetes Indexed Job (completions: 8, completionMode: Indexed): the container command', command: '<%= config.bin %> predict /data/photos -r --model rafdb --shards 8 --out /results/part-{shard}.csv --resume'},
     {description: 'Slurm job array of 8 tasks', command: 'sbatch --array=0-7 --wrap "<%= config.bin %> predict /data/photos -r --model rafdb --out results/part-{shard}.csv --resume"'},
+    {description: 'A video, 5 frames per second, smoothed over half a second', command: '<%= config.bin %> predict interview.mp4 --model rafdb --fps 5 --smooth 0.5 --out interview.csv'},
     {description: 'Summary as JSON', command: '<%= config.bin %> predict ./photos --model rafdb --json'},
   ]
 
@@ -49,6 +63,10 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     resume: Flags.boolean({description: 'continue an existing --out: inputs already in it are skipped', default: false}),
     shard: Flags.string({description: 'run only shard K of N (1-based, e.g. 2/4)'}),
     shards: Flags.integer({description: 'number of shards, with JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or a Slurm array', min: 1}),
+    fps: positiveNumber('fps', 'videos: sample this many frames per second (the first frame of every 1/N s; default every frame)'),
+    every: Flags.integer({description: 'videos: sample every K-th frame', min: 1, exclusive: ['fps']}),
+    smooth: positiveNumber('smooth', 'videos: also write probabilities smoothed over S seconds per face track (exponential moving average)'),
+    timeline: Flags.string({description: 'videos: folder for <name>.timeline.svg/png (default <out without .csv>.timelines)'}),
     'max-pixels': Flags.integer({description: 'images with more pixels are error rows (decompression-bomb guard; default 178956970, as Pillow)', min: 1}),
   }
 
@@ -63,6 +81,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     } catch (e) {
       throw new UsageError(messageOf(e))
     }
+    const videoOptions = {fps: flags.fps, every: flags.every, smooth: flags.smooth, timelines: flags.timeline}
     const {predict} = await import('../pipeline/predict.js')
     const status = statusLine(this)
     const download = downloadBar(this)
@@ -83,6 +102,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
         resume: flags.resume,
         shard,
         maxPixels: flags['max-pixels'],
+        video: videoOptions,
         onStatus: status,
         onProgress: bar.update,
         onDownloadProgress: (received, total) => download.update(received, total),
@@ -93,10 +113,18 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     }
     for (const w of result.warnings) status(`warning: ${w}`)
     if (!this.jsonEnabled()) {
+      const video = 'videos' in result ? (result as import('../pipeline/video.js').VideoRunSummary) : undefined
       const parts = [`${result.ok} ok`, `${result.errors} errors`]
+      if (video) parts.splice(1, 0, `${video.frames} frames`)
+      if (video && video.no_face > 0) parts.push(`${video.no_face} without a face`)
       if (result.skipped_resumed > 0) parts.push(`${result.skipped_resumed} already done`)
-      this.log(`Wrote ${result.output}: ${result.images} images (${parts.join(', ')})${result.images_per_s > 0 ? `, ${result.images_per_s} images/s` : ''}`)
+      const what = video ? `${result.images} inputs, ${video.videos.length} of them videos` : `${result.images} images`
+      this.log(`Wrote ${result.output}: ${what} (${parts.join(', ')})${result.images_per_s > 0 ? `, ${result.images_per_s} ${video ? 'frames and images' : 'images'}/s` : ''}`)
       if (result.overlay) this.log(`Overlays in ${result.overlay}`)
+      if (video) {
+        const {videoSummaryLines} = await import('../pipeline/video.js')
+        for (const v of video.videos) for (const line of videoSummaryLines(v)) this.log(line)
+      }
     }
     return result
   }

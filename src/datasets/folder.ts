@@ -4,7 +4,8 @@
  * - Folders are listed one level deep, or all the way down with `recursive`. Hidden files and folders (names
  *   starting with '.') inside a folder are skipped; a file named explicitly is taken whatever its name.
  * - Extensions (case-insensitive): every format sharp reads (jpg jpeg jpe png webp tif tiff gif avif heic heif),
- *   plus bmp and the netpbm family (ppm pgm pbm), which the image module decodes itself as Pillow does. A file
+ *   plus bmp and the netpbm family (ppm pgm pbm), which the image module decodes itself as Pillow does, and the
+ *   video containers ffmpeg reads (mp4 m4v mov mkv webm avi), which predict turns into frames. A file
  *   named explicitly with another extension is skipped,
  *   with a note (a shell glob such as `*` often brings in a README).
  * - Symlinks are followed, each real folder entered once: a symlink cycle ends after one step, and a file reached
@@ -32,8 +33,16 @@ export const PREDICT_EXTENSIONS = [
   '.ppm', '.pgm', '.pbm',
 ]
 
+/** Video files `poster predict` reads frame by frame (through ffmpeg). */
+export const VIDEO_EXTENSIONS = ['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi']
+
+export function isPredictVideo(name: string): boolean {
+  return VIDEO_EXTENSIONS.includes(extOf(name))
+}
+
+/** An input predict takes: an image or a video. */
 export function isPredictImage(name: string): boolean {
-  return PREDICT_EXTENSIONS.includes(extOf(name))
+  return PREDICT_EXTENSIONS.includes(extOf(name)) || isPredictVideo(name)
 }
 
 export interface DiscoverOptions {
@@ -76,7 +85,7 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
     const shown = toPosix(path.normalize(input)).replace(/(.)\/+$/, '$1')
     if (!st.isDirectory()) {
       if (!isPredictImage(input)) {
-        exclude(`not an image extension poster reads (${PREDICT_EXTENSIONS.join(' ')})`)
+        exclude(`not an image extension poster reads (${PREDICT_EXTENSIONS.join(' ')}) nor a video (${VIDEO_EXTENSIONS.join(' ')})`)
         continue
       }
       const special = st.isFile() ? {} : {notRegular: specialKind(st)}
@@ -138,7 +147,7 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
     ]
     throw new Error(
       `no images found in ${inputs.map((i) => `"${i}"`).join(', ')} ` +
-        `(looked for ${PREDICT_EXTENSIONS.join(' ')}${recursive ? ', recursively' : ''})` +
+        `(looked for ${[...PREDICT_EXTENSIONS, ...VIDEO_EXTENSIONS].join(' ')}${recursive ? ', recursively' : ''})` +
         (detail.length ? `: ${detail.join('; ')}` : ''),
     )
   }

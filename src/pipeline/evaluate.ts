@@ -16,7 +16,9 @@ import {TOOL_VERSION} from '../version.js'
 import {runCheck, type CheckOutcome, type CheckThresholds} from './check.js'
 import {buildMetricsFile, type MetricsFile} from './eval-metrics.js'
 import {writeEvalReports} from './eval-report.js'
-import {mapLandmarks, wholeImageStage, type FaceStage} from './inputs.js'
+import {openFaceStage, largestFace} from '../faces/stage.js'
+import type {FaceStage, FacesMode} from '../faces/types.js'
+import {mapLandmarks} from './inputs.js'
 import {openModel, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput, type RunOutput} from './run-output.js'
@@ -39,6 +41,14 @@ export interface EvaluateOptions {
   resume?: boolean
   strict?: boolean
   landmarks?: boolean
+  /**
+   * Which crops the model sees: whole images, the dataset's annotated boxes, or detected and aligned faces (the
+   * largest per image is scored). Default: box when the dataset has boxes (AffectNet's CSV release, a manifest
+   * with x,y,w,h), else whole.
+   */
+  faces?: FacesMode
+  /** --faces detect: side of the aligned crop (default 100, as RAF-DB's aligned images). */
+  faceSize?: number
   /** Write confusion.png, calibration.svg and report.html (default true). */
   pictures?: boolean
   /** Show the paper's figure for known benchmarks (default true; the untrained demo turns it off). */
@@ -78,7 +88,19 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
     onStatus: (_stage, message) => status(message),
     onDownloadProgress: opts.onDownloadProgress,
   })
-  const stage = wholeImageStage()
+  const mode: FacesMode = opts.faces ?? (dataset.hasBoxes ? 'box' : 'whole')
+  if (mode === 'box' && !dataset.hasBoxes) {
+    await model.session.release()
+    throw new Error(`--faces box needs annotated face boxes; the ${dataset.format} dataset at ${dataset.root} has none (AffectNet's CSV release and manifests with x,y,w,h columns do)`)
+  }
+  if (mode !== 'whole') status(`faces: ${mode === 'box' ? "the dataset's annotated boxes, cropped as PIL's Image.crop" : 'detected and aligned to the RAF-DB template; the largest face of each image is scored'}`)
+  let stage: FaceStage
+  try {
+    stage = await openFaceStage({mode, size: opts.faceSize})
+  } catch (e) {
+    await model.session.release()
+    throw e
+  }
   try {
     return await evaluateWithModel(opts, dataset, model, stage, started)
   } finally {
@@ -158,7 +180,7 @@ async function evaluateWithModel(
   const {dir: runDir, resumed} = await createRunDir(opts.out, dataset.benchmark ?? dataset.format, {resume: opts.resume})
   const predictionsPath = join(runDir, 'predictions.csv')
   const output = await openRunOutput(predictionsPath, {
-    columns: evalColumns(dsLabels, {landmarks: opts.landmarks}),
+    columns: evalColumns(dsLabels, {landmarks: opts.landmarks, faces: stage.mode === 'whole' ? 'none' : stage.mode}),
     classNames: dsLabels,
     resume: resumed || opts.resume,
     identity: {
@@ -190,6 +212,7 @@ async function evaluateWithModel(
       output,
       stage,
       decode: {formats: 'pillow'},
+      select: stage.mode === 'detect' ? largestFace : undefined,
       batchSize: opts.batchSize ?? 32,
       landmarks: opts.landmarks,
       strict: opts.strict,
@@ -197,12 +220,15 @@ async function evaluateWithModel(
       toRows(item, o) {
         const base = {path: item.relPath, split: item.split, label: item.label, labelName: item.label === undefined ? undefined : dsLabels[item.label]}
         const scored = o.inputs[0]
-        if (!o.ok || !scored) return {rows: [{...base, status: 'error', error: o.error ?? 'unknown error'}]}
+        if (!o.ok) return {rows: [{...base, status: 'error', error: o.error ?? 'unknown error'}]}
+        // eval scores every image: one without a face is an error row (left out of the metrics, counted).
+        if (!scored) return {rows: [{...base, status: 'no_face', error: 'no face found', extra: {faces: 0}}]}
         const modelProbs = softmax(scored.output.logits, C)
         const probs = new Float64Array(C)
         for (let i = 0; i < C; i++) probs[i] = modelProbs[datasetToModel[i]]
         const pred = argmax(probs)
         const row: PredictionRow = {...base, status: 'ok', probs, pred, confidence: probs[pred]}
+        if (scored.input.face) row.face = scored.input.face
         if (scored.output.landmarks) row.landmarks = mapLandmarks(scored.output.landmarks, scored.input.toOriginal)
         return {rows: [row]}
       },

@@ -9,14 +9,8 @@ import {readFile} from 'node:fs/promises'
 import type {DatasetItem} from '../datasets/types.js'
 import {ImageError, reasonUnreadable} from '../image/errors.js'
 import type {RgbImage} from '../image/types.js'
-import type {FaceFields} from '../report/predictions-csv.js'
+import type {Affine, FaceCrop, FaceFields, FaceStage} from '../faces/types.js'
 import {INPUT_SIZE, type PreparedInput, type PreparedUnit} from '../runtime/batches.js'
-
-/**
- * An affine map from normalised model-input coordinates (u, v in [0, 1], as the landmark head outputs them) to
- * pixels of the original image: x = a·u + b·v + c, y = d·u + e·v + f.
- */
-export type Affine = readonly [a: number, b: number, c: number, d: number, e: number, f: number]
 
 /** Map 68 normalised (u, v) pairs through `m` into pixels of the original image. */
 export function mapLandmarks(normalized: ArrayLike<number>, m: Affine): Float64Array {
@@ -29,41 +23,6 @@ export function mapLandmarks(normalized: ArrayLike<number>, m: Affine): Float64A
     out[i + 1] = d * u + e * v + f
   }
   return out
-}
-
-/** One crop the face stage hands on: its pixels, where they came from, and what the CSV says about the face. */
-export interface FaceCrop {
-  image: RgbImage
-  /** Normalised crop coordinates → original pixels (the crop is resized to the model input without margins). */
-  toOriginal: Affine
-  /** Box/points/score for the face columns; undefined for whole images. */
-  face?: FaceFields
-}
-
-/** Which crops the model sees. */
-export type FacesMode = 'whole' | 'box' | 'detect'
-
-/**
- * The face stage: between decoding and the 224×224 preprocessing. `crops` may return none (no face found).
- * `identity` describes it for the run's record (a resumed run must use the same stage).
- */
-export interface FaceStage {
-  readonly mode: FacesMode
-  crops(image: RgbImage, item: DatasetItem): Promise<FaceCrop[]>
-  identity(): Record<string, unknown>
-  release(): Promise<void>
-}
-
-/** The whole image is the face (aligned crops as RAF-DB distributes them): today's and the paper's input. */
-export function wholeImageStage(): FaceStage {
-  return {
-    mode: 'whole',
-    async crops(image) {
-      return [{image, toOriginal: [image.width, 0, 0, 0, image.height, 0]}]
-    },
-    identity: () => ({faces: 'whole'}),
-    release: async () => {},
-  }
 }
 
 /** One model input: a crop resized to 224×224, with what its rows need. */
@@ -105,6 +64,8 @@ export async function readItemBytes(item: DatasetItem): Promise<string | Uint8Ar
 export interface UnitSource {
   item: DatasetItem
   pixels?: RgbImage
+  /** Set when the unit is already known to have failed (a video ffmpeg could not read): its error row, in order. */
+  fail?: string
 }
 
 /** The preparation function runBatches calls for each unit: decode → faces → resized crops. */
@@ -114,7 +75,8 @@ export async function inputPreparer(opts: PrepareOptions): Promise<(unit: UnitSo
     import('../image/preprocess.js'),
     import('../image/to-tensor.js'),
   ])
-  return async ({item, pixels}) => {
+  return async ({item, pixels, fail}) => {
+    if (fail !== undefined) return {ok: false, error: fail}
     const image = pixels ?? (await decodeRgb(await readItemBytes(item), {...opts.decode, path: item.relPath}))
     let crops = await opts.stage.crops(image, item)
     if (opts.select) crops = opts.select(crops)

@@ -4,8 +4,10 @@
  * unsharded file byte for byte.
  *
  * - Every file must have the same header (same classes, same landmark columns, same order).
- * - A path found more than once (a shard run twice, overlapping inputs) is kept once: an ok row over an error
- *   row, otherwise the first one met (files in the order given). Duplicates are counted and listed.
+ * - The rows of one path in one file form its block (one row for an image; one per face, or per frame and face for
+ *   a video, which a shard holds whole). A path found in more than one file (a shard run twice, overlapping
+ *   inputs) is kept once: a block with an ok row over one without, otherwise the first met (files in the order
+ *   given). Duplicate rows are counted and listed.
  * - With `inputs`, the inputs are discovered again exactly as predict does and compared: inputs without a row are
  *   missing (an error unless allowMissing; the merged file is written anyway), rows for paths that are not inputs
  *   are counted as unexpected (kept).
@@ -41,7 +43,7 @@ export interface MergeSummary {
   rows: number
   ok: number
   errors: number
-  /** Rows dropped because their path was already present, and how many of those differed from the row kept. */
+  /** Rows dropped because their path was already present; paths whose copies differed from the rows kept. */
   duplicates: number
   conflicting_duplicates: number
   duplicate_paths: string[]
@@ -77,7 +79,7 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
   const warnings: string[] = []
   let columns: string[] | undefined
   let columnsFrom = ''
-  const kept = new Map<string, {cells: string[]; ok: boolean}>()
+  const kept = new Map<string, {rows: string[][]; ok: boolean}>()
   const duplicatePaths = new Set<string>()
   let duplicates = 0
   let conflicting = 0
@@ -116,27 +118,40 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
         : 'same columns in another order'
       throw new Error(`headers differ between ${columnsFrom} and ${file} (different model, classes or --landmarks?): ${what}`)
     }
+    const blocks = new Map<string, {rows: string[][]; ok: boolean}>()
     for (const rec of parsed.rows) {
       const p = rec.path ?? ''
       const cells = columns.map((c) => rec[c] ?? '')
-      const ok = rec.status === 'ok'
+      let b = blocks.get(p)
+      if (!b) blocks.set(p, (b = {rows: [], ok: false}))
+      b.rows.push(cells)
+      if (rec.status === 'ok') b.ok = true
+    }
+    for (const [p, block] of blocks) {
       const prev = kept.get(p)
       if (!prev) {
-        kept.set(p, {cells, ok})
+        kept.set(p, block)
         continue
       }
-      duplicates++
       duplicatePaths.add(p)
-      if (prev.cells.some((c, i) => c !== cells[i])) conflicting++
-      if (ok && !prev.ok) kept.set(p, {cells, ok})
+      const same = prev.rows.length === block.rows.length && prev.rows.every((r, i) => r.every((c, j) => c === block.rows[i]![j]))
+      if (!same) conflicting++
+      if (block.ok && !prev.ok) {
+        duplicates += prev.rows.length
+        kept.set(p, block)
+      } else {
+        duplicates += block.rows.length
+      }
     }
     status(`${file}: ${parsed.rows.length} rows`)
   }
   if (!columns) throw new Error(`none of the ${opts.files.length} files has a header: nothing to merge`)
 
   const paths = [...kept.keys()].sort(codeUnitCompare)
-  let ok = 0
-  for (const p of paths) if (kept.get(p)!.ok) ok++
+  const statusAt = columns.indexOf('status')
+  const rows = paths.flatMap((p) => kept.get(p)!.rows)
+  const ok = rows.filter((r) => r[statusAt] === 'ok').length
+  const errors = rows.filter((r) => r[statusAt] === 'error').length
 
   let missingPaths: string[] = []
   let unexpected: number | null = null
@@ -157,14 +172,14 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
   }
 
   await mkdir(path.dirname(path.resolve(opts.out)), {recursive: true})
-  await writeFileAtomic(opts.out, csvLines([columns, ...paths.map((p) => kept.get(p)!.cells)]))
+  await writeFileAtomic(opts.out, csvLines([columns, ...rows]))
 
   const summary: MergeSummary = {
     output: opts.out,
     files: seenFiles.size,
-    rows: paths.length,
+    rows: rows.length,
     ok,
-    errors: paths.length - ok,
+    errors,
     duplicates,
     conflicting_duplicates: conflicting,
     duplicate_paths: dups,

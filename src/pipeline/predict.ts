@@ -14,7 +14,7 @@ import {existsSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 
-import {discoverImages, type Discovered} from '../datasets/folder.js'
+import {discoverImages, isPredictVideo, type Discovered} from '../datasets/folder.js'
 import {codeUnitCompare} from '../datasets/fsutil.js'
 import {fnv1a32, formatShard, selectShard, type Shard} from '../datasets/shard.js'
 import type {DatasetItem} from '../datasets/types.js'
@@ -24,10 +24,13 @@ import {predictColumns, type PredictionRow} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../basics.js'
 import {escapeXml} from '../report/xml.js'
 import type {Device} from '../runtime/session.js'
-import {mapLandmarks, readItemBytes, wholeImageStage, type FaceStage} from './inputs.js'
+import {openFaceStage} from '../faces/stage.js'
+import type {FaceStage, FacesMode} from '../faces/types.js'
+import {mapLandmarks, readItemBytes} from './inputs.js'
 import {openModel, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput} from './run-output.js'
+import type {VideoOptions} from './video.js'
 
 /** Default output file, in the current folder. */
 export const DEFAULT_PREDICT_OUT = 'predictions.csv'
@@ -61,6 +64,8 @@ export interface PredictOptions {
   onDownloadProgress?: (received: number, total: number | undefined) => void
   /** Called, and awaited, after each batch's rows are on disk. */
   onBatch?: (rows: readonly PredictionRow[]) => void | Promise<void>
+  /** Frame sampling, smoothing and timelines for video inputs (see pipeline/video.ts). */
+  video?: VideoOptions
 }
 
 export interface PredictSummary {
@@ -186,6 +191,10 @@ export async function predict(opts: PredictOptions): Promise<PredictSummary> {
     onDownloadProgress: opts.onDownloadProgress,
   })
   try {
+    // Inputs that include videos (before sharding, so every shard writes the same columns) take the video flow.
+    if (discovered.items.some((i) => isPredictVideo(i.path))) {
+      return await (await import('./video.js')).predictWithVideos(opts, model, {discovered, items, shard, output, warnings})
+    }
     return await predictWithModel(opts, model, {discovered, items, shard, output, warnings})
   } finally {
     await model.session.release()
@@ -211,7 +220,7 @@ async function predictWithModel(
   }
   if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
-  const stage: FaceStage = wholeImageStage()
+  const stage: FaceStage = await openFaceStage({mode: 'whole'})
   const decode = {formats: 'all' as const, ...(opts.maxPixels === undefined ? {} : {limitInputPixels: opts.maxPixels})}
 
   const output = await openRunOutput(run.output, {

@@ -4,6 +4,7 @@
  * dark, nearly perceptually uniform) for the confusion matrix; viridis samples for categorical bars.
  */
 
+import {canonicalEmotion} from '../datasets/labels.js'
 import type {CalibrationBin, PerClassMetrics} from '../metrics/types.js'
 import {fixed, int} from './format.js'
 import {escapeXml} from './xml.js'
@@ -11,9 +12,9 @@ import {escapeXml} from './xml.js'
 // ---------------------------------------------------------------------------------------------------------------
 // Small SVG helpers
 
-type Attrs = Record<string, string | number | undefined>
+export type Attrs = Record<string, string | number | undefined>
 
-const num = (x: number): string => {
+export const num = (x: number): string => {
   const s = fixed(Math.round(x * 10) / 10, 1)
   return s.endsWith('.0') ? s.slice(0, -2) : s
 }
@@ -25,19 +26,19 @@ function attrs(a: Attrs): string {
     .join('')
 }
 
-function el(tag: string, a: Attrs, children?: string | string[]): string {
+export function el(tag: string, a: Attrs, children?: string | string[]): string {
   if (children === undefined) return `<${tag}${attrs(a)}/>`
   const inner = Array.isArray(children) ? children.join('') : children
   return `<${tag}${attrs(a)}>${inner}</${tag}>`
 }
 
-function text(x: number, y: number, content: string, a: Attrs = {}): string {
+export function text(x: number, y: number, content: string, a: Attrs = {}): string {
   return el('text', {x, y, ...a}, escapeXml(content))
 }
 
-const tooltip = (s: string): string => `<title>${escapeXml(s)}</title>`
+export const tooltip = (s: string): string => `<title>${escapeXml(s)}</title>`
 
-function svgDoc(width: number, height: number, label: string, body: string[]): string {
+export function svgDoc(width: number, height: number, label: string, body: string[]): string {
   const w = Math.ceil(width)
   const h = Math.ceil(height)
   return (
@@ -110,9 +111,35 @@ export function textColorOn(fill: string): string {
   return 1.05 / (l + 0.05) > (l + 0.05) / 0.0603 ? '#ffffff' : '#1a1a1a'
 }
 
-const INK = '#1a1a1a'
-const MUTED = '#555555'
-const GRID = '#e3e3e3'
+export const INK = '#1a1a1a'
+export const MUTED = '#555555'
+export const GRID = '#e3e3e3'
+
+/**
+ * One colour per expression, the same in every chart and whatever the model's class order: the emotion words
+ * (any of their spellings, see labels.ts) get fixed colours chosen to read as the expression (anger red,
+ * happiness yellow, sadness blue, ...); other class names take Tableau 10 colours in class order.
+ */
+const EXPRESSION_COLORS: Record<string, string> = {
+  neutral: '#9d9d9d',
+  happy: '#f2b701',
+  sad: '#3969ac',
+  surprise: '#f28e2b',
+  fear: '#7f3c8d',
+  disgust: '#4b9b4b',
+  anger: '#d62728',
+  contempt: '#8c564b',
+}
+const TABLEAU10 = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac']
+
+/** The colour of each class, in class order (see EXPRESSION_COLORS). */
+export function classColors(names: readonly string[]): string[] {
+  let other = 0
+  return names.map((n) => {
+    const e = canonicalEmotion(n)
+    return e ? EXPRESSION_COLORS[e]! : TABLEAU10[other++ % TABLEAU10.length]!
+  })
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Confusion matrix

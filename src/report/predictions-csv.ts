@@ -11,7 +11,10 @@ import {promises as fsp} from 'node:fs'
 import {parse} from 'csv-parse/sync'
 import {stringify} from 'csv-stringify/sync'
 import {argmax} from '../metrics/classification.js'
+import type {FaceFields, Point as PixelPoint} from '../faces/types.js'
 import {fixed} from './format.js'
+
+export type {FaceFields} from '../faces/types.js'
 
 /** eval's leading columns, in order. `p_<class>` columns and optional landmark columns follow. */
 export const EVAL_BASE_COLUMNS = [
@@ -109,26 +112,6 @@ export function hasLandmarkColumns(columns: readonly string[]): boolean {
 }
 
 export type RowStatus = 'ok' | 'error' | 'no_face'
-
-/** A point in pixels of the original image. */
-export interface PixelPoint {
-  x: number
-  y: number
-}
-
-/** What the face columns say about one face (see faceColumns). */
-export interface FaceFields {
-  /** 0-based index within the image, left to right. */
-  index: number
-  /** Faces in the image (the rows it has). */
-  count: number
-  box: {x: number; y: number; w: number; h: number}
-  score?: number
-  eyeR?: PixelPoint
-  eyeL?: PixelPoint
-  nose?: PixelPoint
-  mouth?: PixelPoint
-}
 
 /** One image's outcome, before formatting. Indices (label, pred) are into the class names of the writer. */
 export interface PredictionRow {

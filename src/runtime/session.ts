@@ -225,3 +225,51 @@ export async function runtimeFingerprint(): Promise<string> {
   const cpu = (cpus()[0]?.model ?? 'cpu').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')
   return `ort${env.versions.common}-${arch()}-${cpu}`
 }
+
+/** A tensor handed to or returned by a generic model: float32 values and their dimensions. */
+export interface FloatTensor {
+  data: Float32Array
+  dims: readonly number[]
+}
+
+/** Any ONNX model with float32 inputs and outputs (the face detector), through the same runtime as POSTER++. */
+export interface GenericModel {
+  readonly inputs: TensorSignature[]
+  readonly outputs: TensorSignature[]
+  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>
+  release(): Promise<void>
+}
+
+/**
+ * Open an auxiliary model. Always on the CPU provider: the detector is small (a few ms per image) and runs
+ * beside POSTER++ on whatever device that uses; `threads` bounds its share of the cores.
+ */
+export async function openGenericModel(modelPath: string, opts: {threads?: number} = {}): Promise<GenericModel> {
+  const {InferenceSession, Tensor} = await ort()
+  let session: OrtSession
+  try {
+    session = await InferenceSession.create(modelPath, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: opts.threads ?? 1,
+      interOpNumThreads: 1,
+      logSeverityLevel: 3,
+    })
+  } catch (error) {
+    throw new RuntimeError(`cannot load ONNX model ${modelPath}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`)
+  }
+  const sig = signatureOf(session)
+  return {
+    inputs: sig.inputs,
+    outputs: sig.outputs,
+    async run(feeds) {
+      const ortFeeds: Record<string, OrtTensor> = {}
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new Tensor('float32', t.data, [...t.dims])
+      const out = await session.run(ortFeeds)
+      const result: Record<string, FloatTensor> = {}
+      for (const [name, t] of Object.entries(out)) result[name] = {data: t.data as Float32Array, dims: [...t.dims]}
+      return result
+    },
+    release: () => session.release(),
+  }
+}
