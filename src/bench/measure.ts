@@ -7,10 +7,11 @@ import {mkdtemp, rm, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {INPUT_NUMEL} from '../basics.js'
 import {maxAbsDiff} from './stats.js'
 import type {VideoJob, VideoMeasurement} from './video.js'
 
-const ITEM = 3 * 224 * 224
+const ITEM = INPUT_NUMEL
 
 /** Model-only throughput: random input, one untimed warm-up batch, then a fixed number of images. */
 export interface ModelJob {

@@ -5,10 +5,11 @@
  * does, in the children (the PyTorch baseline times itself in Python).
  */
 import {existsSync} from 'node:fs'
-import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 
+import {writeFileAtomic} from '../basics.js'
 import {cacheDir} from '../models/cache.js'
 import {TOOL_VERSION} from '../version.js'
 import {runInChild} from './child.js'
@@ -172,6 +173,6 @@ export function defaultResultPath(now = new Date()): string {
 export async function writeBenchResult(result: BenchResult, path: string): Promise<string> {
   const abs = resolve(path)
   await mkdir(dirname(abs), {recursive: true})
-  await writeFile(abs, JSON.stringify(result, null, 2) + '\n')
+  await writeFileAtomic(abs, JSON.stringify(result, null, 2) + '\n')
   return abs
 }

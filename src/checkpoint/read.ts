@@ -2,10 +2,10 @@
  * Reading PyTorch checkpoints (torch.save, zip and legacy formats) without Python and without executing
  * anything from the file.
  */
-import {createHash} from 'node:crypto'
-import {createReadStream} from 'node:fs'
 import {open} from 'node:fs/promises'
 import type {FileHandle} from 'node:fs/promises'
+
+import {sha256File} from '../basics.js'
 import type {HostTensor, TensorMap} from '../tensor.js'
 import {CheckpointError} from './errors.js'
 import {ELEMENT_SIZE} from './dtypes.js'
@@ -160,12 +160,6 @@ function shortestFloat32(x: number): number {
   return x
 }
 
-async function computeSha256(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, {highWaterMark: 1 << 20})) hash.update(chunk as Buffer)
-  return hash.digest('hex')
-}
-
 /**
  * Reads a PyTorch checkpoint: the state dict as host tensors plus scalar metadata.
  * Throws CheckpointError ('not-a-checkpoint', 'truncated', 'refused', 'corrupt', 'unsupported',
@@ -252,7 +246,7 @@ export async function readCheckpoint(path: string, opts: ReadCheckpointOptions =
     }
 
     const result: Checkpoint = {format, stateDict, stateDictKey, meta, root: source.root}
-    if (opts.sha256) result.sha256 = await computeSha256(path)
+    if (opts.sha256) result.sha256 = await sha256File(path)
     return result
   } catch (err) {
     if (err instanceof CheckpointError) {

@@ -79,7 +79,7 @@ export const sharedFlags = {
 
   threads: () =>
     Flags.integer({
-      description: 'CPU threads for inference (default: the CPUs this process may use: SLURM_CPUS_PER_TASK, else os.availableParallelism())',
+      description: 'CPU threads for inference (default: the CPUs this process may use: the smallest of SLURM_CPUS_PER_TASK, the cgroup CPU quota and os.availableParallelism())',
       min: 1,
     }),
 

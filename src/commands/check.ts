@@ -15,7 +15,7 @@ export interface CheckJson extends ComparisonResult {
 export default class Check extends PosterCommand {
   static override summary = 'Compare an eval run with a baseline and fail (exit 3) on a real accuracy regression.'
 
-  static override description = `Compares overall accuracy, mean class accuracy, macro-F1 and every class's recall with the baseline. When both runs have predictions.csv for the same images, they are paired and McNemar's exact test decides whether a drop beyond its threshold is real (significant) or noise; the right→wrong and wrong→right counts are reported. Different datasets, splits or label sets are an error (exit 1), never a verdict.
+  static override description = `Compares overall accuracy, mean class accuracy, macro-F1 and every class's recall with the baseline. When both runs have predictions.csv, they are paired by path and compared only on the images both scored (every figure recomputed on those, and their number said), and McNemar's exact test decides whether a drop beyond its threshold is real (significant) or noise; the right→wrong and wrong→right counts are reported. A class with no scored images on one side is reported, not failed. Different datasets, splits or label sets, runs with no image in common, and (without predictions.csv) runs over different numbers of images are an error (exit 1), never a verdict.
 
 With GITHUB_STEP_SUMMARY set, the table is appended to the job summary as Markdown; --junit writes one JUnit test case per check.
 
@@ -40,7 +40,7 @@ ${EXIT_CODES_HELP}`
     const {args, flags} = await this.parse(Check)
     const thresholds = thresholdsFrom(flags)
     const {loadRun, compareRuns} = await import('../pipeline/check.js')
-    const {checkTableMarkdown, junitXml, writeFileAtomic} = await import('../report/index.js')
+    const [{checkTableMarkdown, junitXml}, {writeFileAtomic}] = await Promise.all([import('../report/index.js'), import('../basics.js')])
     const [baseline, current] = await Promise.all([loadRun(flags.baseline), loadRun(args.run)])
     const outcome = compareRuns(baseline, current, thresholds)
     const title = `poster check: ${args.run} vs ${flags.baseline}`
@@ -51,9 +51,13 @@ ${EXIT_CODES_HELP}`
     if (!this.jsonEnabled()) {
       this.log(markdown)
       const p = outcome.result.pairing
+      const c = outcome.result.compared
       if (p) {
+        if (c.basis === 'paired') {
+          this.log(`\nCompared on the ${c.images} images both runs scored (baseline ${c.baselineImages}, current ${c.currentImages}).`)
+        }
         this.log(
-          `\nPaired ${p.pairs} images: ${p.rightToWrong} right→wrong, ${p.wrongToRight} wrong→right, McNemar p = ${p.pValue.toPrecision(3)}`,
+          `${c.basis === 'paired' ? '' : '\n'}Paired ${p.pairs} images: ${p.rightToWrong} right→wrong, ${p.wrongToRight} wrong→right, McNemar p = ${p.pValue.toPrecision(3)}`,
         )
       } else {
         this.log('\nNo per-image pairing (predictions.csv missing on one side): thresholds alone decide.')

@@ -16,12 +16,15 @@
  * - Names may hold commas, quotes, newlines and any Unicode: nothing here parses or re-quotes them. A name found
  *   in a folder that is not valid UTF-8 is shown with each invalid byte as `\xHH` (path, relPath) and read through
  *   DatasetItem.rawPath, its exact bytes. (Names given on the command line reach Node already decoded.)
+ * - Folders are listed with fast-glob (fsutil.ts walkFiles). A FIFO, socket or device with an image name (or a
+ *   symlink to one, such as /dev/zero) is listed with DatasetItem.notRegular set, so it gets an error row and is
+ *   never opened; a sub-folder that cannot be read is named in the notes and the rest is listed.
  */
 
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {codeUnitCompare, extOf, plural, statOrUndefined, toPosix, walkFiles} from './fsutil.js'
+import {codeUnitCompare, extOf, plural, specialKind, statOrUndefined, toPosix, walkFiles} from './fsutil.js'
 import type {DatasetItem} from './types.js'
 
 /** Extensions `poster predict` picks up in folders (lower case, with the dot). */
@@ -59,7 +62,7 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
   if (inputs.length === 0) throw new Error('no inputs: give image files or folders')
   const split = opts.split ?? 'predict'
   const recursive = opts.recursive ?? false
-  const found: Array<{abs: string; rel: string; real: string; raw?: Buffer}> = []
+  const found: Array<{abs: string; rel: string; real: string; raw?: Buffer; notRegular?: string}> = []
   const notes: string[] = []
   const excluded = new Map<string, number>()
   const exclude = (reason: string, n = 1): void => {
@@ -80,17 +83,27 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
       throw new Error(`input "${input}": ${why}`)
     }
     const shown = toPosix(path.normalize(input)).replace(/(.)\/+$/, '$1')
-    if (st.isFile()) {
+    if (!st.isDirectory()) {
       if (!isPredictImage(input)) {
         exclude(`not an image extension poster reads (${PREDICT_EXTENSIONS.join(' ')}) nor a video (${VIDEO_EXTENSIONS.join(' ')})`)
         continue
       }
-      found.push({abs: path.resolve(input), rel: shown, real: await fs.realpath(input)})
-    } else if (st.isDirectory()) {
-      const walked = await walkFiles(path.resolve(input), {recursive, accept: isPredictImage, rawNames: true})
+      const special = st.isFile() ? {} : {notRegular: specialKind(st)}
+      found.push({abs: path.resolve(input), rel: shown, real: await fs.realpath(input), ...special})
+    } else {
+      let walked: Awaited<ReturnType<typeof walkFiles>>
+      try {
+        walked = await walkFiles(path.resolve(input), {recursive, accept: isPredictImage, rawNames: true})
+      } catch (e) {
+        throw new Error(`input "${input}": cannot read the folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+      }
       const prefix = shown === '.' ? '' : shown
       for (const f of walked.files) {
-        found.push({abs: f.abs, rel: prefix ? path.posix.join(prefix, f.rel) : f.rel, real: f.real, raw: f.raw})
+        found.push({abs: f.abs, rel: prefix ? path.posix.join(prefix, f.rel) : f.rel, real: f.real, raw: f.raw, notRegular: f.notRegular})
+      }
+      for (const u of walked.unreadable) {
+        const rel = toPosix(path.relative(path.resolve(input), u.path))
+        notes.push(`${prefix ? path.posix.join(prefix, rel) : rel}/: cannot read this folder (${u.code}); its images are not listed`)
       }
       if (walked.linkedDirsSkipped > 0) {
         notes.push(`${input}: ${plural(walked.linkedDirsSkipped, 'symlinked folder')} already listed through another path (a cycle or a second link) not entered again`)
@@ -104,8 +117,6 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
           if (d.isDirectory() || (await statOrUndefined(path.join(input, d.name)))?.isDirectory()) subfoldersNotWalked++
         }
       }
-    } else {
-      throw new Error(`input "${input}" is neither a file nor a folder`)
     }
   }
 
@@ -119,7 +130,10 @@ export async function discoverImages(inputs: string[], opts: DiscoverOptions = {
       continue
     }
     seen.add(f.real)
-    items.push(f.raw ? {path: f.abs, relPath: f.rel, split, rawPath: f.raw} : {path: f.abs, relPath: f.rel, split})
+    const item: DatasetItem = {path: f.abs, relPath: f.rel, split}
+    if (f.raw) item.rawPath = f.raw
+    if (f.notRegular) item.notRegular = f.notRegular
+    items.push(item)
   }
   if (dup > 0) exclude('same file reached twice (repeated input or symlink)', dup)
   if (subfoldersNotWalked > 0) {

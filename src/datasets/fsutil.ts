@@ -109,7 +109,15 @@ export interface WalkedFile {
    * are: read the file through these bytes.
    */
   raw?: Buffer
+  /**
+   * Set when the entry (after following symlinks) is not a regular file: a FIFO, a socket, a character or block
+   * device (a link to /dev/zero). Such a file is never opened: reading it can block forever or never end. Callers
+   * list it so that it gets its own error row instead of vanishing.
+   */
+  notRegular?: SpecialKind
 }
+
+export type SpecialKind = 'a FIFO' | 'a socket' | 'a character device' | 'a block device' | 'not a regular file'
 
 export interface WalkResult {
   files: WalkedFile[]
@@ -117,6 +125,8 @@ export interface WalkResult {
   linkedDirsSkipped: number
   /** Symlinks whose target does not exist. */
   brokenLinks: number
+  /** Folders below the walked one that could not be read (their files are not listed), with the error code. */
+  unreadable: Array<{path: string; code: string}>
 }
 
 const strictUtf8 = new TextDecoder('utf-8', {fatal: true})
@@ -170,22 +180,46 @@ function utf8SequenceLength(b: Uint8Array, i: number): number {
   return 0
 }
 
+export function specialKind(st: {isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean}): SpecialKind {
+  if (st.isFIFO()) return 'a FIFO'
+  if (st.isSocket()) return 'a socket'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  return 'not a regular file'
+}
+
+/** A directory entry as fast-glob's walker sees it, with its name made readable (see fsNameToString). */
+interface ListedDirent {
+  name: string
+  isFile(): boolean
+  isDirectory(): boolean
+  isSymbolicLink(): boolean
+  isFIFO(): boolean
+  isSocket(): boolean
+  isCharacterDevice(): boolean
+  isBlockDevice(): boolean
+}
+
 /**
- * Every non-hidden file under `base` whose name passes `accept`, following symlinks with each real folder entered
- * at most once:
- * 1. the real tree is read first (plain folders, not through links), collecting symlinks as it goes;
- * 2. then the symlinks, in sorted order: a link to a file is a file; a link to a folder is walked the same way,
+ * Every non-hidden file under `base` whose name passes `accept`, listed with fast-glob, following symlinks with
+ * each real folder entered at most once:
+ * 1. fast-glob lists the real tree (links not followed), `*` one level or `**` + `/*` all the way down; every
+ *    folder it enters is marked as walked;
+ * 2. then the symlinks, in sorted order: a link to a file is a file; a link to a folder is listed the same way
  *    unless its real path was walked already (a cycle, or a second way to the same folder), which is counted.
  * So a symlink cycle ends after one step, and of two paths to one folder the real one wins, deterministically.
  *
- * This is a plain `readdir` walk rather than fast-glob on purpose: fast-glob matches every entry against its pattern
- * with a regular expression in which `**` cannot cross a newline, so a file named "new\nline.jpg" one level down is
- * silently left out (fast-glob 3.3.3). Names here are never parsed as patterns, so brackets, stars, braces, commas,
- * quotes, newlines and any Unicode need no escaping. Output order is unspecified; callers sort.
- *
- * With `rawNames`, folders are read as bytes so that names which are not valid UTF-8 are found, kept distinct
- * (shown with `\xHH` escapes) and stay readable through `WalkedFile.raw`; valid names give the same result as
- * without it.
+ * fast-glob reads the folders through an adapter (its `fs` option) that
+ * - reads names as bytes when `rawNames` is set, so names that are not valid UTF-8 are found, kept distinct
+ *   (shown with `\xHH` escapes) and stay readable through `WalkedFile.raw`;
+ * - reports a sub-folder it cannot read (EACCES, EIO, ...) in `unreadable` and lists it as empty, so one bad
+ *   folder never aborts a walk (an unreadable `base` itself is an error);
+ * - lists a folder already walked through another path as empty.
+ * Names are never parsed as patterns (fast-glob's cwd is the folder; patterns are only `*` and `** /*`), so
+ * brackets, stars, braces, commas, quotes and any Unicode need no escaping. One exception is handled here:
+ * fast-glob's `**` cannot cross a folder whose name holds a newline (its regular expression's `.` stops there), so
+ * such a folder is listed by a walk of its own. Files that are not regular (FIFOs, sockets, devices, links to
+ * them) are listed with `notRegular` set. Output order is unspecified; callers sort.
  */
 export async function walkFiles(
   base: string,
@@ -198,61 +232,105 @@ export async function walkFiles(
     rawNames?: boolean
   },
 ): Promise<WalkResult> {
+  const {default: fg} = await import('fast-glob')
   const visited = new Set<string>(opts.exclude ?? [])
   const files: WalkedFile[] = []
   const links: Array<{abs: string; rel: string; raw?: Buffer}> = []
+  const unreadable: WalkResult['unreadable'] = []
   let linkedDirsSkipped = 0
   let brokenLinks = 0
-  const SLASH = Buffer.from('/')
-  const rawJoin = (dir: Buffer | undefined, absDir: string, name: Buffer) =>
-    Buffer.concat([dir ?? Buffer.from(absDir), SLASH, name])
+  /** Absolute (displayed) path → its bytes, for every entry whose path is not valid UTF-8. */
+  const rawOf = new Map<string, Buffer>()
 
-  // Read one real folder's entries: names as text, plus their bytes when a name (or the folder) is not valid UTF-8.
-  const readEntries = async (absDir: string, rawDir: Buffer | undefined) => {
-    if (!opts.rawNames) {
-      return (await fs.readdir(absDir, {withFileTypes: true})).map((e) => ({e, name: e.name, raw: undefined as Buffer | undefined}))
+  const readEntries = async (dir: string): Promise<ListedDirent[]> => {
+    const rawDir = rawOf.get(dir)
+    if (!rawDir) {
+      // Names are read as text first (fast); Node writes U+FFFD for bytes that are not UTF-8, and only then is the
+      // folder read again as bytes.
+      const plain = await fs.readdir(dir, {withFileTypes: true})
+      if (!opts.rawNames || !plain.some((e) => e.name.includes('\uFFFD'))) return plain
     }
-    const entries = await fs.readdir(rawDir ?? absDir, {withFileTypes: true, encoding: 'buffer'})
+    const entries = await fs.readdir(rawDir ?? dir, {withFileTypes: true, encoding: 'buffer'})
     return entries.map((e) => {
-      const bytes = e.name as unknown as Buffer
+      const bytes = Buffer.from(e.name)
       const {text, valid} = fsNameToString(bytes)
-      return {e, name: text, raw: valid && rawDir === undefined ? undefined : rawJoin(rawDir, absDir, bytes)}
+      if (!valid || rawDir) rawOf.set(path.join(dir, text), Buffer.concat([rawDir ?? Buffer.from(dir), Buffer.from('/'), bytes]))
+      return {
+        name: text,
+        isFile: () => e.isFile(),
+        isDirectory: () => e.isDirectory(),
+        isSymbolicLink: () => e.isSymbolicLink(),
+        isFIFO: () => e.isFIFO(),
+        isSocket: () => e.isSocket(),
+        isCharacterDevice: () => e.isCharacterDevice(),
+        isBlockDevice: () => e.isBlockDevice(),
+      }
     })
   }
 
-  // Read one real folder tree (no links followed), collecting files and symlinks.
-  const walkReal = async (absDir: string, rel: string, realDir: string, rawDir?: Buffer): Promise<void> => {
+  // List one real folder tree (links not followed) with fast-glob, collecting files, specials and symlinks.
+  const listReal = async (absDir: string, rel: string, realDir: string): Promise<void> => {
     visited.add(realDir)
-    const entries = await readEntries(absDir, rawDir)
-    const dirs: Array<{name: string; raw?: Buffer}> = []
-    for (const {e, name, raw} of entries) {
-      if (name.startsWith('.')) continue
-      const childRel = rel ? `${rel}/${name}` : name
-      if (e.isFile()) {
-        if (opts.accept(name)) {
-          const f: WalkedFile = {abs: path.join(absDir, name), rel: childRel, real: path.join(realDir, name)}
-          if (raw) f.raw = raw
-          files.push(f)
-        }
+    const nested: Array<{abs: string; rel: string; real: string}> = []
+    type Callback<T> = (error: NodeJS.ErrnoException | null, entries: T[]) => void
+    // fast-glob's walker calls the first form (withFileTypes); the second is its stats mode, unused here.
+    function readdir(dir: string, options: {withFileTypes: true}, callback: Callback<ListedDirent>): void
+    function readdir(dir: string, callback: Callback<string>): void
+    function readdir(dir: string, a: {withFileTypes: true} | Callback<string>, b?: Callback<ListedDirent>): void {
+      const done: Callback<ListedDirent> = typeof a === 'function' ? (error, entries) => a(error, entries.map((e) => e.name)) : b!
+      const rel = path.relative(absDir, dir)
+      // Below a folder whose name holds a newline fast-glob matches nothing: that folder gets a walk of its own.
+      if (rel.includes('\n')) return done(null, [])
+      // Nor is anything in a hidden folder listed (dot: false); fast-glob would still read it.
+      if (rel.split(path.sep).some((part) => part.startsWith('.'))) return done(null, [])
+      const real = path.join(realDir, rel)
+      if (dir !== absDir && visited.has(real)) return done(null, [])
+      visited.add(real)
+      readEntries(dir).then(
+        (entries) => done(null, entries),
+        (error: NodeJS.ErrnoException) => {
+          if (dir === absDir) return done(error, [])
+          unreadable.push({path: dir, code: error.code ?? 'EIO'})
+          done(null, [])
+        },
+      )
+    }
+    const entries = await fg(opts.recursive ? '**/*' : '*', {
+      cwd: absDir,
+      dot: false,
+      onlyFiles: false,
+      followSymbolicLinks: false,
+      objectMode: true,
+      suppressErrors: false,
+      fs: {readdir},
+    })
+    for (const entry of entries) {
+      const e = entry.dirent
+      const childRel = rel ? `${rel}/${entry.path}` : entry.path
+      const abs = path.join(absDir, entry.path)
+      const raw = rawOf.get(abs)
+      const name = e.name
+      if (e.isDirectory()) {
+        // `**` does not cross a newline: list what is under such a folder with a walk of its own.
+        if (opts.recursive && name.includes('\n')) nested.push({abs, rel: childRel, real: path.join(realDir, entry.path)})
       } else if (e.isSymbolicLink()) {
-        links.push(raw ? {abs: path.join(absDir, name), rel: childRel, raw} : {abs: path.join(absDir, name), rel: childRel})
-      } else if (e.isDirectory() && opts.recursive) {
-        dirs.push(raw ? {name, raw} : {name})
+        links.push(raw ? {abs, rel: childRel, raw} : {abs, rel: childRel})
+      } else if (opts.accept(name)) {
+        const f: WalkedFile = {abs, rel: childRel, real: path.join(realDir, entry.path)}
+        if (raw) f.raw = raw
+        if (!e.isFile()) f.notRegular = specialKind(e)
+        files.push(f)
       }
     }
-    for (const d of dirs) {
-      const real = path.join(realDir, d.name)
-      if (visited.has(real)) continue
-      await walkReal(path.join(absDir, d.name), rel ? `${rel}/${d.name}` : d.name, real, d.raw)
-    }
+    for (const d of nested) await listReal(d.abs, d.rel, d.real)
   }
 
   const realOf = async (p: string, raw: Buffer | undefined): Promise<string> =>
     raw ? fsNameToString(await fs.realpath(raw, {encoding: 'buffer'})).text : fs.realpath(p)
 
-  await walkReal(base, '', await fs.realpath(base))
-  // Links found while walking linked folders are handled in the next round; every walk marks at least one new
-  // real folder as visited, so this ends.
+  await listReal(base, '', await fs.realpath(base))
+  // Links found while listing linked folders are handled in the next round; every listing marks at least one new
+  // real folder as walked, so this ends.
   for (let round = links.splice(0); round.length > 0; round = links.splice(0)) {
     round.sort((a, b) => codeUnitCompare(a.rel, b.rel))
     for (const {abs, rel, raw} of round) {
@@ -261,20 +339,23 @@ export async function walkFiles(
         brokenLinks++
         continue
       }
-      if (st.isFile()) {
-        if (opts.accept(path.basename(abs))) {
-          const f: WalkedFile = {abs, rel, real: await realOf(abs, raw)}
-          if (raw) f.raw = raw
-          files.push(f)
-        }
-      } else if (st.isDirectory() && opts.recursive) {
+      if (st.isDirectory()) {
+        if (!opts.recursive) continue
         const real = await realOf(abs, raw)
         if (visited.has(real)) linkedDirsSkipped++
-        else await walkReal(abs, rel, real, raw)
+        else {
+          if (raw) rawOf.set(abs, raw)
+          await listReal(abs, rel, real)
+        }
+      } else if (opts.accept(path.basename(abs))) {
+        const f: WalkedFile = {abs, rel, real: await realOf(abs, raw)}
+        if (raw) f.raw = raw
+        if (!st.isFile()) f.notRegular = specialKind(st)
+        files.push(f)
       }
     }
   }
-  return {files, linkedDirsSkipped, brokenLinks}
+  return {files, linkedDirsSkipped, brokenLinks, unreadable}
 }
 
 /** Lower-cased extension including the dot ('' when none). */

@@ -20,7 +20,7 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {AFFECTNET7, AFFECTNET8, RAFDB, canonicalEmotion} from './labels.js'
+import {canonicalEmotion, readNumericLabels} from './labels.js'
 import {codePointCompare, extOf, finish, isDir, plural, readdirSafe, subdirs, walkFiles} from './fsutil.js'
 import type {Dataset, DatasetItem, LoadOptions} from './types.js'
 
@@ -77,27 +77,14 @@ export interface ClassInterpretation {
 
 /** How folder names become class names; see the module comment. */
 export function interpretClassFolders(names: string[], classes?: number): ClassInterpretation {
-  if (names.length > 0 && names.every((n) => /^[0-9]$/.test(n))) {
-    const codes = names.map(Number)
-    const max = Math.max(...codes)
-    const hasZero = codes.includes(0)
-    if (!hasZero && max <= 7) {
-      return {
-        labels: codes.map((c) => RAFDB.names[c - 1]!),
-        note: `class folders ${names.join(', ')} read as RAF-DB codes (1 Surprise, 2 Fear, 3 Disgust, 4 Happiness, 5 Sadness, 6 Anger, 7 Neutral)`,
-        numbering: 'rafdb',
-      }
-    }
-    if (hasZero && max <= 7) {
-      const eight = max === 7 || classes === 8
-      const set = eight ? AFFECTNET8 : AFFECTNET7
-      return {
-        labels: codes.map((c) => set.names[c]!),
-        note:
-          `class folders ${names.join(', ')} read as AffectNet-${eight ? 8 : 7} codes ` +
-          `(${set.names.map((n, i) => `${i} ${n}`).join(', ')})`,
-        numbering: set.id,
-      }
+  if (names.length > 0 && names.every((n) => /^[0-7]$/.test(n))) {
+    // Folders 0..7 are a dataset's codes, read exactly as a manifest's numeric labels (labels.ts); other numbers
+    // (a 10-class digits set) are names like any other.
+    const reading = readNumericLabels(names.map(Number), {classes, where: 'the class folders'})
+    return {
+      labels: names.map((n) => reading.labels[reading.indexOf(Number(n))!]!),
+      note: `class folders ${names.join(', ')} read as ${reading.note}`,
+      numbering: reading.numbering,
     }
   }
   const canon = names.map((n) => canonicalEmotion(n))
@@ -175,6 +162,7 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
     const cls = classNames[ci]!
     const walked = await walkFiles(path.join(splitDir, cls), {recursive: true, accept: isImageFolderImage, exclude})
     skippedLinks += walked.linkedDirsSkipped
+    for (const u of walked.unreadable) notes.push(`${path.join(cls, path.relative(path.join(splitDir, cls), u.path))}/: cannot read this folder (${u.code}); its images are not listed`)
     const rels = walked.files.map((f) => f.rel).sort(torchvisionOrder)
     if (rels.length === 0) empty.push(cls)
     const byRel = new Map(walked.files.map((f) => [f.rel, f]))
@@ -185,6 +173,7 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
         relPath: path.posix.join(...(splitDir === datasetRoot ? [] : [path.basename(splitDir)]), cls, rel),
         label: ci,
         split,
+        ...(f.notRegular ? {notRegular: f.notRegular} : {}),
       })
     }
   }
@@ -217,5 +206,7 @@ export async function loadImageFolder(root: string, opts: LoadOptions = {}): Pro
       ...(benchmark ? {benchmark} : {}),
     },
     opts,
+    // Numbered folders: --classes chose the numbering (RAF-DB's 7, AffectNet's 7 or 8), whichever folders are there.
+    interp.numbering === undefined,
   )
 }

@@ -115,3 +115,83 @@ export function mapDatasetToModel(datasetLabels: string[], modelLabels: string[]
   }
   return map
 }
+
+/**
+ * How numeric class labels are read, the same everywhere (manifest cells and ImageFolder class folders): as the
+ * codes of a dataset that numbers its classes. RAF-DB's codes are 1..7 (1 Surprise ... 7 Neutral), AffectNet's
+ * 0..7 (0 Neutral ... 6 Anger, 7 Contempt; 7 classes without Contempt). `classes` (--classes) narrows the
+ * choice: RAF-DB has 7 classes, AffectNet 7 or 8.
+ *
+ * - A 0 can only be AffectNet's; an 8 or more is neither's (give the label set by name).
+ * - Codes within 1..7 fit both, with different meanings (1 is Surprise for RAF-DB, Happy for AffectNet). When
+ *   they are exactly 1..7, every RAF-DB class is present and AffectNet would lack its code 0: RAF-DB, noted.
+ *   Any other such set is ambiguous: the reading stops and names both, unless the caller said which (`set`).
+ * - `set` names the reading: a registry id. rafdb and affectnet7/8 are read as their codes; any other set
+ *   (caers, or names given in order) has no codes of its own, and a number is an index into it, 0-based.
+ */
+export interface NumericReading {
+  /** The label set, in class-index order. */
+  labels: string[]
+  /** Class index of a code, or undefined when the code is not in the set. */
+  indexOf: (code: number) => number | undefined
+  /** Which reading, in words, for the notes. */
+  note: string
+  /** rafdb, affectnet7 or affectnet8 when read as a dataset's codes. */
+  numbering?: string
+}
+
+const RAFDB_CODES: NumericReading = {
+  labels: RAFDB.names,
+  indexOf: (c) => (c >= 1 && c <= 7 ? c - 1 : undefined),
+  note: 'RAF-DB codes (1 Surprise, 2 Fear, 3 Disgust, 4 Happiness, 5 Sadness, 6 Anger, 7 Neutral)',
+  numbering: 'rafdb',
+}
+
+function affectnetCodes(set: LabelSet): NumericReading {
+  return {
+    labels: set.names,
+    indexOf: (c) => (c >= 0 && c < set.names.length ? c : undefined),
+    note: `AffectNet-${set.names.length} codes (${set.names.map((n, i) => `${i} ${n}`).join(', ')})`,
+    numbering: set.id,
+  }
+}
+
+/** The error that says a numeric label set could be read two ways, naming both and how to choose. */
+export class AmbiguousLabelsError extends Error {}
+
+export function readNumericLabels(codes: readonly number[], opts: {classes?: number; set?: string | string[]; where?: string} = {}): NumericReading {
+  const distinct = [...new Set(codes)].sort((a, b) => a - b)
+  const shown = distinct.join(', ')
+  const where = opts.where ?? 'the labels'
+  if (opts.set !== undefined) {
+    const id = typeof opts.set === 'string' ? opts.set.trim().toLowerCase() : undefined
+    if (id === 'rafdb') return RAFDB_CODES
+    if (id === 'affectnet7') return affectnetCodes(AFFECTNET7)
+    if (id === 'affectnet8') return affectnetCodes(AFFECTNET8)
+    const labels = typeof opts.set === 'string' ? parseLabels(opts.set) : [...opts.set]
+    return {labels, indexOf: (c) => (c >= 0 && c < labels.length ? c : undefined), note: `indices into [${labels.join(', ')}] (0-based)`}
+  }
+  const inRange = (lo: number, hi: number) => distinct.every((c) => c >= lo && c <= hi)
+  const rafdb = inRange(1, 7) && (opts.classes === undefined || opts.classes === 7)
+  const affectnet8 = inRange(0, 7) && (opts.classes === undefined || opts.classes === 8) && (distinct.includes(7) || opts.classes === 8)
+  const affectnet7 = inRange(0, 6) && (opts.classes === undefined || opts.classes === 7)
+  const affectnet = affectnet8 ? affectnetCodes(AFFECTNET8) : affectnet7 ? affectnetCodes(AFFECTNET7) : undefined
+  if (!rafdb && !affectnet) {
+    throw new Error(
+      `${where} are numbers (${shown}) that are neither RAF-DB codes (1..7) nor AffectNet codes (0..7)` +
+        (opts.classes !== undefined ? ` of a ${opts.classes}-class set` : '') +
+        '; name the label set (a header column label_<set>, e.g. label_caers, or class names)',
+    )
+  }
+  if (!rafdb) return affectnet!
+  if (!affectnet) return RAFDB_CODES
+  const complete = distinct.length === 7 && inRange(1, 7)
+  if (complete) {
+    return {...RAFDB_CODES, note: `${RAFDB_CODES.note}; every RAF-DB code is present and AffectNet's code 0 is not (for AffectNet codes pass --classes 8)`}
+  }
+  throw new AmbiguousLabelsError(
+    `${where} are numbers (${shown}) that can be read two ways: as ${RAFDB_CODES.note} or as ${affectnet.note}. ` +
+      'Say which: name the label column label_rafdb or label_affectnet7/8 (ImageFolder: rename the folders to the emotion names), ' +
+      (distinct.includes(7) ? 'or give --classes 7 for RAF-DB or --classes 8 for AffectNet-8.' : 'or give --classes 8 for AffectNet-8.'),
+  )
+}

@@ -3,14 +3,18 @@
  * row. Paths are relative to the CSV's folder, or absolute. Dataset.root is the CSV file; relPath is the path as
  * written in the CSV.
  *
+ * The label column is `label`, or `label_<set>` (label_rafdb, label_affectnet7, label_affectnet8, label_caers) to
+ * say which label set its cells belong to. Cells are read as written inside quotes; outside quotes, spaces around a
+ * cell are dropped (so a file name that begins or ends with a space must be quoted).
+ *
  * How labels become class indices (the rule, in order):
- * 1. With a `labels` option (a `--labels` value: registry id or comma-separated names, or a list), that list is the
- *    label set. A cell that is an integer is an index into it; any other cell is a name, matched by meaning
- *    (labels.ts `labelKey`: case and synonyms do not matter).
- * 2. Without it, when every cell is an integer: the label set is the registry default for the class count
- *    (labels.ts `defaultLabelsFor`: 7 → RAF-DB order, 8 → AffectNet-8 order), the class count being `classes` when
- *    given, else 7 when the largest index is at most 6 and 8 when it is 7. Larger indices need `labels`. The note
- *    says which order was assumed, because a wrong guess scores near chance.
+ * 1. With a `labels` option (a `--labels` value: registry id or comma-separated names, or a list) or a `label_<set>`
+ *    header, that is the label set. A cell that is an integer is read as labels.ts `readNumericLabels` reads a named
+ *    set: RAF-DB's codes 1..7 for rafdb, AffectNet's codes for affectnet7/8, a 0-based index into any other set;
+ *    any other cell is a name, matched by meaning (labels.ts `labelKey`: case and synonyms do not matter).
+ * 2. Without it, when every cell is an integer: the numbers are a dataset's codes, read exactly as ImageFolder reads
+ *    numbered class folders (labels.ts `readNumericLabels`): a 0 means AffectNet's codes, 1..7 all present means
+ *    RAF-DB's, and a set that could be either stops with both readings named.
  * 3. Without it, when every cell is an emotion word: the known label set that holds them all, RAF-DB (7 classes)
  *    unless Contempt appears or `classes` is 8, then AffectNet-8. Labels are that set's names in its order.
  * 4. Otherwise the cells are free-form names: the label set is the distinct names (grouped by `labelKey`, spelled
@@ -23,7 +27,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {parse} from 'csv-parse/sync'
 
-import {AFFECTNET8, RAFDB, canonicalEmotion, defaultLabelsFor, labelKey, parseLabels} from './labels.js'
+import {AFFECTNET8, LABEL_SETS, RAFDB, canonicalEmotion, labelKey, readNumericLabels} from './labels.js'
 import {ExistsCache, codePointCompare, finish, mapLimit, plural, toPosix} from './fsutil.js'
 import {parseBox, withBox} from './box.js'
 import type {Dataset, DatasetItem, FaceBox, LoadOptions} from './types.js'
@@ -61,7 +65,8 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
   }
   let records: Array<{record: string[]; info: {lines: number}}>
   try {
-    records = parse(text, {bom: true, skip_empty_lines: true, relax_column_count: true, info: true}) as unknown as Array<{
+    // trim: spaces around a cell are dropped, but never inside quotes (a quoted " lead space.jpg" is kept).
+    records = parse(text, {bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: true}) as unknown as Array<{
       record: string[]
       info: {lines: number}
     }>
@@ -71,7 +76,11 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
   if (records.length === 0) throw new Error(`manifest ${file} is empty`)
   const header = records[0]!.record.map((h) => h.trim().toLowerCase())
   const pathCol = header.indexOf('path')
-  const labelCol = header.indexOf('label')
+  const labelCol = header.findIndex((h) => h === 'label' || /^label_[a-z0-9]+$/.test(h))
+  const headerSet = labelCol >= 0 && header[labelCol] !== 'label' ? header[labelCol]!.slice('label_'.length) : undefined
+  if (headerSet !== undefined && !LABEL_SETS[headerSet]) {
+    throw new Error(`manifest ${file}: column "${header[labelCol]}" names no label set poster knows (${Object.keys(LABEL_SETS).map((k) => `label_${k}`).join(', ')})`)
+  }
   if (pathCol < 0 || labelCol < 0) {
     const hint = header.includes('subdirectory_filepath')
       ? ' (this looks like an AffectNet file list: pass its folder with --format affectnet)'
@@ -89,7 +98,7 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
   }
   const rows: Row[] = []
   for (const {record, info} of records.slice(1)) {
-    const p = (record[pathCol] ?? '').trim()
+    const p = record[pathCol] ?? ''
     const l = (record[labelCol] ?? '').trim()
     if (p === '' && l === '' && record.every((c) => c.trim() === '')) continue
     if (p === '') throw new Error(`${file} line ${info.lines}: empty path`)
@@ -100,7 +109,10 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
   if (rows.length === 0) throw new Error(`manifest ${file} has a header but no rows`)
 
   const notes: string[] = []
-  const {labels, indexOf} = resolveManifestLabels(rows, opts, file, notes)
+  if (headerSet !== undefined && opts.labels !== undefined && (Array.isArray(opts.labels) || opts.labels.trim().toLowerCase() !== headerSet)) {
+    throw new Error(`manifest ${file}: its column ${header[labelCol]} and --labels ${String(opts.labels)} name different label sets`)
+  }
+  const {labels, indexOf} = resolveManifestLabels(rows, headerSet !== undefined ? {...opts, labels: headerSet} : opts, file, notes, headerSet !== undefined ? `column label_${headerSet}` : '--labels')
 
   const dir = path.dirname(file)
   const split = opts.split ?? 'all'
@@ -132,53 +144,38 @@ function resolveManifestLabels(
   opts: ManifestOptions,
   file: string,
   notes: string[],
+  given = '--labels',
 ): {labels: string[]; indexOf: (r: Row) => number} {
   const outOfSet = (r: Row, labels: string[]): never => {
     throw new Error(`${file} line ${r.line}: label "${r.label}" is not one of ${labels.length} classes [${labels.join(', ')}]`)
   }
+  const ints = rows.filter((r) => INT.test(r.label))
 
-  // 1. Given label set.
+  // 1. Given label set: numbers read as that set's codes (rafdb, affectnet) or indices (any other set).
   if (opts.labels !== undefined) {
-    const labels = Array.isArray(opts.labels) ? [...opts.labels] : parseLabels(opts.labels)
+    const reading = readNumericLabels(ints.map((r) => Number(r.label)), {set: opts.labels})
+    const labels = reading.labels
     const byKey = new Map(labels.map((n, i) => [labelKey(n), i]))
-    notes.push(`labels from --labels: ${labels.join(', ')}`)
+    notes.push(`labels from ${given}: ${labels.join(', ')}${ints.length > 0 ? `; numbers are ${reading.note}` : ''}`)
     return {
       labels,
-      indexOf: (r) => {
-        if (INT.test(r.label)) {
-          const i = Number(r.label)
-          return i < labels.length ? i : outOfSet(r, labels)
-        }
-        return byKey.get(labelKey(r.label)) ?? outOfSet(r, labels)
-      },
+      indexOf: (r) => (INT.test(r.label) ? reading.indexOf(Number(r.label)) : byKey.get(labelKey(r.label))) ?? outOfSet(r, labels),
     }
   }
 
-  const ints = rows.filter((r) => INT.test(r.label))
   if (ints.length > 0 && ints.length < rows.length) {
     const odd = rows.find((r) => !INT.test(r.label))!
     throw new Error(
-      `${file} line ${odd.line}: label "${odd.label}" is a name but line ${ints[0]!.line} uses an index ("${ints[0]!.label}"); ` +
-        'use one or the other, or pass --labels',
+      `${file} line ${odd.line}: label "${odd.label}" is a name but line ${ints[0]!.line} uses a number ("${ints[0]!.label}"); ` +
+        'use one or the other, or name the label set (column label_<set>)',
     )
   }
 
-  // 2. Indices.
+  // 2. Numbers: a dataset's codes, read as ImageFolder reads numbered folders.
   if (ints.length === rows.length) {
-    const max = Math.max(...rows.map((r) => Number(r.label)))
-    const n = opts.classes ?? (max <= 6 ? 7 : max === 7 ? 8 : undefined)
-    const labels = n === undefined ? undefined : defaultLabelsFor(n)
-    if (!labels) {
-      throw new Error(
-        `${file}: labels are class indices up to ${max} and no label set is known for ` +
-          `${n ?? max + 1} classes; pass --labels with the class names in index order`,
-      )
-    }
-    notes.push(
-      `labels are class indices; read as ${n === 7 ? 'RAF-DB' : 'AffectNet-8'} order (${labels.map((l, i) => `${i} ${l}`).join(', ')}) ` +
-        'because --labels was not given',
-    )
-    return {labels, indexOf: (r) => (Number(r.label) < labels.length ? Number(r.label) : outOfSet(r, labels))}
+    const reading = readNumericLabels(rows.map((r) => Number(r.label)), {classes: opts.classes, where: `${file}: the labels`})
+    notes.push(`labels are numbers, read as ${reading.note}`)
+    return {labels: reading.labels, indexOf: (r) => reading.indexOf(Number(r.label)) ?? outOfSet(r, reading.labels)}
   }
 
   // 3. Emotion words.

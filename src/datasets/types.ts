@@ -25,6 +25,11 @@ export interface DatasetItem {
    * show the invalid bytes as `\xHH`, so open the file through this.
    */
   rawPath?: Buffer
+  /**
+   * Set by discovery when the file is not a regular file (a FIFO, socket or device, or a link to one): it is
+   * listed so that it gets an error row, and never opened (reading it can block forever or never end).
+   */
+  notRegular?: string
 }
 
 /** A face box as annotated: left, top, width, height in pixels. */

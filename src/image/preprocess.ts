@@ -10,6 +10,7 @@
  * giving a float32 CHW tensor identical to the Python pipeline's.
  */
 
+import {INPUT_NUMEL, INPUT_SIZE} from '../basics.js'
 import {pillowResize} from './pillow-resize.js'
 import {decodeRgb, type DecodeOptions} from './sharp.js'
 import {IMAGENET_MEAN, IMAGENET_STD, toTensorInto} from './to-tensor.js'
@@ -18,8 +19,7 @@ import type {RgbImage} from './types.js'
 export {ImageError, isImageError, type ImageErrorKind} from './errors.js'
 export {DEFAULT_LIMIT_INPUT_PIXELS} from './sharp.js'
 
-/** Model input side length. */
-export const INPUT_SIZE = 224
+export {INPUT_SIZE}
 
 /** Everything a model's metadata needs to describe its expected input. */
 export const PREPROCESS = {
@@ -33,7 +33,7 @@ export const PREPROCESS = {
   mean: IMAGENET_MEAN,
   std: IMAGENET_STD,
   /** Number of float32 values per image. */
-  numel: 3 * INPUT_SIZE * INPUT_SIZE,
+  numel: INPUT_NUMEL,
 } as const
 
 export interface PreprocessOptions extends DecodeOptions {

@@ -5,7 +5,13 @@
  *  - accuracy, mean class accuracy and macro-F1 may each drop by at most `maxDrop` pp (default 0.5); every
  *    class's recall by at most `maxClassDrop` pp (default 2.0), so a collapsing class is caught even when the
  *    overall accuracy holds; `minAccuracy` (percent) is an absolute floor on current accuracy.
- *  - With per-image pairing (same images, matched by path), a drop beyond its threshold fails only if it is
+ *  - With per-image pairing (matched by path) that carries each side's predictions, both runs are compared on the
+ *    images both scored, and only on them: every figure is recomputed on those images for both sides (so a
+ *    --limit run is held against the same images of a full baseline), and the result says how many. No image in
+ *    common is an error. Without per-image rows, runs that scored different numbers of images are an error.
+ *  - A class with no scored image on one side is reported ('absent'), not failed; one with none on either side
+ *    is named in the warnings.
+ *  - With per-image pairing, a drop beyond its threshold fails only if it is
  *    also significant: exact McNemar p < `significance` (default 0.05) with more right→wrong than wrong→right
  *    images. The three aggregate checks test all paired images; a class's recall check tests that class's
  *    images. A drop beyond the threshold that is not significant is 'noise' and does not fail the run.
@@ -16,6 +22,7 @@
  */
 
 import {labelKey} from '../datasets/labels.js'
+import {confusionMatrix, perClassMetrics} from './classification.js'
 import {mcnemarExact, mcnemarPaired} from './mcnemar.js'
 import type {
   CheckResult,
@@ -64,6 +71,12 @@ export interface PairedCorrectness {
   unpairedCurrent: number
   /** Paths present in both with different true labels; left out of the pairs. */
   labelMismatches: number
+  /** Each side's predicted class per pair, when every row gave one: the figures are then recomputed on the pairs. */
+  baselinePredicted?: Int32Array
+  currentPredicted?: Int32Array
+  /** Rows each side had (scored images). */
+  baselineRows?: number
+  currentRows?: number
 }
 
 /** Path key for pairing: backslashes as '/', no leading './'. Case is kept. */
@@ -100,6 +113,9 @@ export function pairPredictions(baselineRows: readonly PredictionRow[], currentR
   const labels: number[] = []
   const b: number[] = []
   const c: number[] = []
+  const bp: number[] = []
+  const cp: number[] = []
+  const withPredictions = [...base.values(), ...cur.values()].every((r) => r.predicted !== undefined)
   let labelMismatches = 0
   let matched = 0
   for (const [k, br] of base) {
@@ -114,8 +130,15 @@ export function pairPredictions(baselineRows: readonly PredictionRow[], currentR
     labels.push(br.label)
     b.push(rowCorrect(br, 'baseline'))
     c.push(rowCorrect(cr, 'current'))
+    if (withPredictions) {
+      bp.push(br.predicted!)
+      cp.push(cr.predicted!)
+    }
   }
   return {
+    ...(withPredictions ? {baselinePredicted: Int32Array.from(bp), currentPredicted: Int32Array.from(cp)} : {}),
+    baselineRows: base.size,
+    currentRows: cur.size,
     paths,
     labels: Int32Array.from(labels),
     baseline: Uint8Array.from(b),
@@ -222,8 +245,31 @@ export function compareMetrics(
 
   let pairing = options.pairing
   if (pairing && pairing.baseline.length === 0) {
+    if (pairing.baselinePredicted) {
+      throw new ComparisonError(
+        `the runs have no scored image in common (baseline ${pairing.baselineRows ?? 0}, current ${pairing.currentRows ?? 0} ` +
+          'images, paired by path): they were not run on the same images',
+        ['no image in common'],
+      )
+    }
     warnings.push('no image of the baseline run could be paired with the current run: thresholds alone decide')
     pairing = undefined
+  }
+  let compared: ComparisonResult['compared']
+  if (pairing?.baselinePredicted && pairing.currentPredicted) {
+    // Compare like with like: both sides' figures on the images both scored.
+    baseline = {...baseline, ...figuresOnPairs(pairing.labels, pairing.baselinePredicted, baseline.labels), n_images: pairing.labels.length}
+    current = {...current, ...figuresOnPairs(pairing.labels, pairing.currentPredicted, current.labels), n_images: pairing.labels.length}
+    compared = {basis: 'paired', images: pairing.labels.length, baselineImages: pairing.baselineRows, currentImages: pairing.currentRows}
+  } else {
+    if (baseline.n_images !== undefined && current.n_images !== undefined && baseline.n_images !== current.n_images) {
+      throw new ComparisonError(
+        `the runs scored different numbers of images (baseline ${baseline.n_images}, current ${current.n_images}) and ` +
+          'without predictions.csv on both sides they cannot be compared on the same images; keep predictions.csv with both runs',
+        [`images: ${baseline.n_images} vs ${current.n_images}`],
+      )
+    }
+    compared = {basis: 'metrics', images: current.n_images ?? baseline.n_images ?? 0}
   }
   let summary: PairingSummary | null = null
   let overallTest: Test | undefined
@@ -264,15 +310,12 @@ export function compareMetrics(
     if (pairing.unpairedBaseline > 0 || pairing.unpairedCurrent > 0) {
       warnings.push(
         `${pairing.unpairedBaseline} baseline and ${pairing.unpairedCurrent} current images could not be paired by path; ` +
-          `the significance tests use the ${pb.length} paired images`,
+          (pairing.baselinePredicted ? `compared on the ${pb.length} images both runs scored` : `the significance tests use the ${pb.length} paired images`),
       )
     }
     if (pairing.labelMismatches > 0) {
       warnings.push(`${pairing.labelMismatches} images have a different true label in the two runs and were left out of the pairs`)
     }
-  }
-  if (baseline.n_images !== undefined && current.n_images !== undefined && baseline.n_images !== current.n_images) {
-    warnings.push(`the runs scored different numbers of images (${baseline.n_images} vs ${current.n_images})`)
   }
 
   const {maxDrop, maxClassDrop, significance} = thresholds
@@ -285,7 +328,26 @@ export function compareMetrics(
     const bm = baseline.per_class[k]
     const cm = current.per_class[k]
     const name = baseline.labels[k]
-    if (bm.support === 0) continue // nothing to regress from
+    if (bm.support === 0 && cm.support === 0) {
+      warnings.push(`class ${name} has no scored images in either run: not compared`)
+      continue
+    }
+    if (bm.support === 0 || cm.support === 0) {
+      // Nothing to compare a recall with: say so, never read it as a 100 pp fall (or rise).
+      const side = bm.support === 0 ? 'baseline' : 'current'
+      checks.push({
+        name: `recall:${name}`,
+        kind: 'drop',
+        baseline: pct(bm.recall),
+        current: pct(cm.recall),
+        delta: 0,
+        threshold: maxClassDrop,
+        verdict: 'absent',
+        detail: `no scored ${name} images in the ${side} run (baseline ${bm.support}, current ${cm.support}): not compared`,
+      })
+      warnings.push(`class ${name} has no scored images in the ${side} run (baseline ${bm.support}, current ${cm.support}): not compared`)
+      continue
+    }
     if (bm.support !== cm.support) {
       warnings.push(`class ${name} has ${bm.support} images in the baseline and ${cm.support} in the current run`)
     }
@@ -311,7 +373,24 @@ export function compareMetrics(
     checks,
     pairing: summary,
     thresholds,
+    compared,
     warnings,
+  }
+}
+
+/** Accuracy, mean class accuracy, macro-F1 and per-class figures from true and predicted classes (classification.ts's conventions). */
+export function figuresOnPairs(labels: ArrayLike<number>, predicted: ArrayLike<number>, classNames: string[]): Pick<ComparableMetrics, 'accuracy' | 'mean_class_accuracy' | 'macro_f1' | 'per_class'> {
+  const {counts} = confusionMatrix(labels, predicted, classNames.length)
+  const perClass = perClassMetrics(counts, classNames)
+  const present = perClass.filter((m) => m.support > 0)
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
+  let hits = 0
+  for (let i = 0; i < labels.length; i++) if (labels[i] === predicted[i]) hits++
+  return {
+    accuracy: labels.length === 0 ? 0 : hits / labels.length,
+    mean_class_accuracy: mean(present.map((m) => m.recall)),
+    macro_f1: mean(present.map((m) => m.f1)),
+    per_class: perClass,
   }
 }
 

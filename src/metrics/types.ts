@@ -55,7 +55,7 @@ export interface ComparableMetrics {
   split: string
 }
 
-export type CheckVerdict = 'pass' | 'fail' | 'noise'
+export type CheckVerdict = 'pass' | 'fail' | 'noise' | 'absent'
 
 /** One line of `poster check`. All figures are percentages / percentage points. */
 export interface CheckResult {
@@ -71,7 +71,10 @@ export interface CheckResult {
   delta: number
   /** Allowed drop in pp ('drop') or the floor in percent ('floor'). */
   threshold: number
-  /** pass; fail (a regression); noise (beyond the threshold but not significant on the paired images). */
+  /**
+   * pass; fail (a regression); noise (beyond the threshold but not significant on the paired images); absent (a
+   * class with no scored images on one side: reported, not compared).
+   */
   verdict: CheckVerdict
   /** One human-readable sentence explaining the verdict. */
   detail: string
@@ -122,6 +125,11 @@ export interface ComparisonResult {
   /** Null when no per-image pairing was given (thresholds alone decide). */
   pairing: PairingSummary | null
   thresholds: ComparisonThresholds
-  /** Things worth a look that do not decide the verdict (different image counts, unpaired images, ...). */
+  /**
+   * What was compared: the images both runs scored (paired: the figures were recomputed on them, so a --limit run
+   * is held against the same images of a full baseline), or each run's metrics as written (no per-image rows).
+   */
+  compared: {basis: 'paired' | 'metrics'; images: number; baselineImages?: number; currentImages?: number}
+  /** Things worth a look that do not decide the verdict (unpaired images, absent classes, ...). */
   warnings: string[]
 }

@@ -7,11 +7,11 @@
  *   and the ONNX reused afterwards.
  * The converter is injected, so this module knows nothing about the graph code.
  */
-import {createHash} from 'node:crypto'
-import {createReadStream} from 'node:fs'
 import {mkdir, open, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname, extname, join, resolve as resolvePath} from 'node:path'
+
+import {sha256File, writeFileAtomic} from '../basics.js'
 import {cacheDir as defaultCacheDir, checkpointPath, convertedDir, hashIndexPath, onnxPath, stampPath} from './cache.js'
 import {downloadDriveFile, type DownloadOptions, type ProgressCallback} from './download.js'
 import {findModel, modelNames, type ModelEntry} from './registry.js'
@@ -122,15 +122,7 @@ async function readStamp(onnx: string): Promise<Stamp | undefined> {
 }
 
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`)
-  await rename(tmp, path)
-}
-
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, {signal})) hash.update(chunk as Buffer)
-  return hash.digest('hex')
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`)
 }
 
 type HashIndex = Record<string, {size: number; mtimeMs: number; sha256: string}>
@@ -164,7 +156,7 @@ async function fileHash(
     return known.sha256
   }
   opts.onStatus?.('hash', `hashing ${path} (${(st.size / 2 ** 20).toFixed(1)} MiB)`)
-  const sha256 = await sha256File(path, opts.signal)
+  const sha256 = await sha256File(path, {signal: opts.signal})
   // Re-read right before writing so that concurrent runs lose as little as possible.
   try {
     index = JSON.parse(await readFile(indexPath, 'utf8')) as HashIndex

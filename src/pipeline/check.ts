@@ -128,7 +128,7 @@ export function reportRows(result: ComparisonResult): ReportCheck[] {
     baseline: c.kind === 'floor' ? c.threshold / 100 : c.baseline / 100,
     now: c.current / 100,
     delta: c.kind === 'floor' ? (c.current - c.threshold) / 100 : c.delta / 100,
-    verdict: c.verdict === 'fail' ? 'fail' : 'pass',
+    verdict: c.verdict === 'fail' ? 'fail' : c.verdict === 'absent' ? 'skip' : 'pass',
     message: c.verdict === 'noise' ? `within noise: ${c.detail}` : c.detail,
     unit: 'percent',
   }))

@@ -12,11 +12,11 @@ import {
   mostConfidentMistakes,
   renderHtmlReport,
   reportMarkdown,
-  writeFileAtomic,
   type MistakeExample,
   type PredictionRow,
   type ReportContext,
 } from '../report/index.js'
+import {writeFileAtomic} from '../basics.js'
 import type {Dataset} from '../datasets/types.js'
 import type {MetricsFile} from './eval-metrics.js'
 

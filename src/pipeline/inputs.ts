@@ -51,6 +51,7 @@ export interface PrepareOptions {
 
 /** The file's bytes through its raw path (names that are not valid UTF-8), with the decoder's error reasons. */
 export async function readItemBytes(item: DatasetItem): Promise<string | Uint8Array> {
+  if (item.notRegular) throw new ImageError('unreadable', `not a regular file (${item.notRegular})`, {path: item.relPath})
   if (!item.rawPath) return item.path
   try {
     return await readFile(item.rawPath)

@@ -19,7 +19,7 @@ import path from 'node:path'
 
 import {codeUnitCompare} from '../datasets/fsutil.js'
 import {csvLines, readPredictions} from '../report/predictions-csv.js'
-import {writeFileAtomic} from '../report/run-dir.js'
+import {writeFileAtomic} from '../basics.js'
 import {discoverPredictInputs} from './predict.js'
 
 export interface MergeOptions {

@@ -2,10 +2,11 @@
  * Turn what the user passed to --model (an .onnx file, a .pth checkpoint, or a registry name) into an open
  * session plus the class names in the model's own order, and say where those names came from.
  */
-import {join} from 'node:path'
 
+import {INPUT_NUMEL} from '../basics.js'
 import {parseLabels} from '../datasets/labels.js'
-import {cacheDir} from '../models/cache.js'
+import {cacheDir, stampPath} from '../models/cache.js'
+import {keepOneOptimizedCopy, optimizedPath, touchUsed} from '../models/cache-entries.js'
 import {cachedSha256, resolveModel, type ResolvedModel} from '../models/resolve.js'
 import {readOnnxMetadata} from '../onnx/metadata.js'
 import type {Device, LoadedSession} from '../runtime/session.js'
@@ -54,8 +55,12 @@ export async function openModel(spec: string, opts: OpenModelOptions = {}): Prom
     readOnnxMetadata(resolved.onnxPath),
     cachedSha256(resolved.onnxPath),
   ])
-  const optimizedCache = join(cacheDir(), 'optimized', `${sha256.slice(0, 24)}-${await runtimeFingerprint()}.onnx`)
+  const runtime = await runtimeFingerprint()
+  const optimizedCache = optimizedPath(cacheDir(), sha256, runtime)
   const session = await openSession(resolved.onnxPath, {device: opts.device, threads: opts.threads, optimizedCache})
+  // One optimised copy per model in the cache; and the entries used now are kept by prune --older-than.
+  await keepOneOptimizedCopy(optimizedCache, {model: resolved.onnxPath, sha256, runtime})
+  if (resolved.source !== 'file') await touchUsed(stampPath(resolved.onnxPath))
   const logitsSig = session.signature.outputs.find((o) => o.name === session.logitsName)!
   let numClasses = typeof logitsSig.shape[1] === 'number' && logitsSig.shape[1] > 0 ? logitsSig.shape[1] : 0
 
@@ -81,7 +86,7 @@ export async function openModel(spec: string, opts: OpenModelOptions = {}): Prom
   }
   if (numClasses === 0) {
     // Symbolic class dimension: learn it by running one blank image.
-    const out = await session.run(new Float32Array(3 * 224 * 224), 1)
+    const out = await session.run(new Float32Array(INPUT_NUMEL), 1)
     numClasses = out.logits.length
   }
   if (labels && labels.length !== numClasses) {

@@ -17,7 +17,7 @@ import {
   type PredictionsFile,
 } from '../report/predictions-csv.js'
 import {acquireRunLock, type RunLock} from '../report/run-lock.js'
-import {writeFileAtomic} from '../report/run-dir.js'
+import {writeFileAtomic} from '../basics.js'
 import {TOOL_VERSION} from '../version.js'
 
 /** What must be the same for two runs to share one output. Values are compared as JSON. */

@@ -21,6 +21,7 @@
  * time) in the timeline folder, and a per-track summary (seconds and share per dominant expression) in the
  * run's summary.
  */
+import {writeFileAtomic} from '../basics.js'
 import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 
@@ -40,7 +41,6 @@ import {
   type FaceFields,
   type PredictionRow,
 } from '../report/predictions-csv.js'
-import {writeFileAtomic} from '../report/run-dir.js'
 import {timelineSvg, type TimelineTrack} from '../report/timeline.js'
 import type {UnitOutcome} from '../runtime/batches.js'
 import {readVideo, type Sampling, type VideoInfo} from '../video/decode.js'
@@ -49,7 +49,8 @@ import {summarizeTracks, trackRuns, VideoSeries, frameDurations, type TrackSumma
 import {ProbabilitySmoother} from '../video/smooth.js'
 import {FaceTracker, type Box} from '../video/track.js'
 import {openFaceStage} from '../faces/stage.js'
-import {mapLandmarks, readItemBytes, type FaceStage, type ModelInput, type UnitSource} from './inputs.js'
+import type {FaceStage} from '../faces/types.js'
+import {mapLandmarks, readItemBytes, type ModelInput, type UnitSource} from './inputs.js'
 import type {OpenedModel} from './model.js'
 import {overlayNames, overlaySvg, type PredictOptions, type PredictSummary} from './predict.js'
 import {runLoop} from './run-loop.js'

@@ -11,6 +11,7 @@
  * convolutions are folded, LayerNorm and GELU are single ops, and unused weights are left out.
  */
 
+import {INPUT_SIZE} from '../basics.js'
 import {defaultLabelsFor} from '../datasets/labels.js'
 import {GraphBuilder, OnnxModel} from '../onnx/graph.js'
 import type {TensorMap} from '../tensor.js'
@@ -26,7 +27,7 @@ import {visionTransformer} from './vit.js'
 export const INPUT_NAME = 'input'
 export const LOGITS_NAME = 'logits'
 export const LANDMARKS_NAME = 'landmarks'
-export const INPUT_SIZE = 224
+export {INPUT_SIZE}
 export const ARCHITECTURE = 'poster-v2'
 
 /** The official evaluation transform, stored in the model's `preprocess` metadata. */

@@ -8,6 +8,7 @@
  * float32(2·u) with seed fnv1a32(INPUT_SEED). Used by the parity tests and the built-in demo model.
  */
 
+import {INPUT_SIZE} from '../basics.js'
 import type {HostTensor, TensorMap} from '../tensor.js'
 import {numel} from '../tensor.js'
 import {posterV2Spec} from './architecture.js'
@@ -89,6 +90,6 @@ export function deterministicPosterWeights(numClasses = 7, weightSeed = WEIGHT_S
 
 /** The deterministic input batch [batch, 3, 224, 224]: float32(2·u_i). */
 export function deterministicInput(batch = 3, seed = INPUT_SEED): {shape: number[]; data: Float32Array} {
-  const shape = [batch, 3, 224, 224]
+  const shape = [batch, 3, INPUT_SIZE, INPUT_SIZE]
   return {shape, data: fillDeterministic(new Float32Array(numel(shape)), fnv1a32(seed), 0, 2)}
 }

@@ -1,7 +1,7 @@
 /** confusion.csv: header `true\pred,<names>`, then one row per true class with the counts per predicted class. */
 
 import {csvLines} from './predictions-csv.js'
-import {writeFileAtomic} from './run-dir.js'
+import {writeFileAtomic} from '../basics.js'
 
 function checkSquare(names: readonly string[], counts: readonly (readonly number[])[]): void {
   if (counts.length !== names.length || counts.some((r) => r.length !== names.length)) {

@@ -24,12 +24,6 @@ function table(header: string[], align: Array<'l' | 'r' | 'c'>, rows: string[][]
   return [line(header), line(sep), ...rows.map(line)].join('\n')
 }
 
-/** "92.21% (95% CI 91.30–93.10%)" */
-export function accuracyWithCi(metrics: Pick<ClassificationMetrics, 'accuracy' | 'accuracy_ci95'>): string {
-  const [lo, hi] = metrics.accuracy_ci95
-  return `${pct(metrics.accuracy)} (95% CI ${fixed(lo * 100, 2)}–${pct(hi)})`
-}
-
 /** Paper comparison text: "paper 92.21%, −0.11 pp", or undefined when there is no paper figure. */
 export function paperComparison(accuracy: number, paper: number | undefined): string | undefined {
   if (paper === undefined) return undefined

@@ -1,85 +1,8 @@
-/** The run folder and crash-safe file writes. */
+/** The run folder: its name, and creating or reopening it. (Crash-safe writes are src/basics.ts's.) */
 
-import {randomBytes} from 'node:crypto'
-import {promises as fsp, constants as fsc} from 'node:fs'
-import * as fs from 'node:fs'
+import {promises as fsp} from 'node:fs'
+import type * as fs from 'node:fs'
 import * as path from 'node:path'
-
-function tempNameFor(target: string): string {
-  const dir = path.dirname(target)
-  const base = path.basename(target)
-  return path.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
-}
-
-/** fsync a directory so a rename inside it is durable; best effort (not possible on every platform). */
-async function fsyncDir(dir: string): Promise<void> {
-  let h: fsp.FileHandle | undefined
-  try {
-    h = await fsp.open(dir, fsc.O_RDONLY)
-    await h.sync()
-  } catch {
-    // Windows cannot open directories; some filesystems refuse fsync on them. The data itself is synced.
-  } finally {
-    await h?.close().catch(() => undefined)
-  }
-}
-
-/**
- * Write a file so that readers see either the old content or the new content, never a mix or a truncated file:
- * write a temporary file in the same folder, fsync it, rename it over the target, fsync the folder.
- * On error the temporary file is removed and the target is left as it was.
- */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tempNameFor(target)
-  let handle: fsp.FileHandle | undefined
-  try {
-    handle = await fsp.open(tmp, 'wx', 0o644)
-    await handle.writeFile(data)
-    await handle.sync()
-    await handle.close()
-    handle = undefined
-    await fsp.rename(tmp, target)
-  } catch (err) {
-    await handle?.close().catch(() => undefined)
-    await fsp.rm(tmp, {force: true}).catch(() => undefined)
-    throw err
-  }
-  await fsyncDir(path.dirname(target))
-}
-
-/** Synchronous writeFileAtomic, for exit handlers and other places that cannot await. */
-export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
-  const tmp = tempNameFor(target)
-  let fd: number | undefined
-  try {
-    fd = fs.openSync(tmp, 'wx', 0o644)
-    fs.writeFileSync(fd, data)
-    fs.fsyncSync(fd)
-    fs.closeSync(fd)
-    fd = undefined
-    fs.renameSync(tmp, target)
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd)
-      } catch {
-        /* already failing */
-      }
-    }
-    fs.rmSync(tmp, {force: true})
-    throw err
-  }
-  try {
-    const dfd = fs.openSync(path.dirname(target), fsc.O_RDONLY)
-    try {
-      fs.fsyncSync(dfd)
-    } finally {
-      fs.closeSync(dfd)
-    }
-  } catch {
-    /* best effort, as in fsyncDir */
-  }
-}
 
 const pad2 = (n: number): string => String(n).padStart(2, '0')
 

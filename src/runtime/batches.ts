@@ -7,10 +7,11 @@
  * per face found by a detector, none when it holds no face. The runner knows nothing of images: preparation is
  * injected, and each prepared input writes its own normalised 3×224×224 floats.
  */
+import {INPUT_NUMEL} from '../basics.js'
 import type {LoadedSession} from './session.js'
 
-export const INPUT_SIZE = 224
-const ITEM_FLOATS = 3 * INPUT_SIZE * INPUT_SIZE
+export {INPUT_SIZE} from '../basics.js'
+const ITEM_FLOATS = INPUT_NUMEL
 
 /** One model input, ready to be written into the batch tensor. */
 export interface PreparedInput {

@@ -9,6 +9,7 @@ import {arch, cpus} from 'node:os'
 
 import type {InferenceSession as OrtSession, Tensor as OrtTensor} from 'onnxruntime-node'
 
+import {INPUT_NUMEL, INPUT_SIZE} from '../basics.js'
 import {defaultThreads} from './threads.js'
 
 export type Device = 'cpu' | 'cuda' | 'webgpu'
@@ -112,7 +113,7 @@ export function validateSignature(sig: ModelSignature): {input: string; logits: 
   const input = sig.inputs[0]
   const dims = input.shape
   const fixedOk = (d: number | string, want: number) => typeof d === 'string' || d === want || d < 0
-  const shapeOk = dims.length === 4 && fixedOk(dims[1], 3) && fixedOk(dims[2], 224) && fixedOk(dims[3], 224)
+  const shapeOk = dims.length === 4 && fixedOk(dims[1], 3) && fixedOk(dims[2], INPUT_SIZE) && fixedOk(dims[3], INPUT_SIZE)
   if (input.type !== 'float32' || !shapeOk) {
     throw new RuntimeError(
       `expected the model input to be float32 [N, 3, 224, 224]; found ${input.name}: ${input.type} ${describeShape(dims)}`,
@@ -195,7 +196,7 @@ export async function openSession(modelPath: string, opts: SessionOptions = {}):
     throw error
   }
 
-  const inputDims = (n: number) => [n, 3, 224, 224]
+  const inputDims = (n: number) => [n, 3, INPUT_SIZE, INPUT_SIZE]
   return {
     signature,
     inputName: names.input,
@@ -203,7 +204,7 @@ export async function openSession(modelPath: string, opts: SessionOptions = {}):
     landmarksName: names.landmarks,
     providers: executionProviders(device),
     async run(batch, n, runOpts) {
-      const need = n * 3 * 224 * 224
+      const need = n * INPUT_NUMEL
       const view = batch.length === need ? batch : batch.subarray(0, need)
       const feeds: Record<string, OrtTensor> = {[names.input]: new Tensor('float32', view, inputDims(n))}
       const fetch = [names.logits]

@@ -12,7 +12,9 @@ describe('interpretClassFolders', () => {
     expect(interpretClassFolders(['0', '1', '2', '3', '4', '5', '6'])).toMatchObject({labels: AFFECTNET7.names, numbering: 'affectnet7'})
     expect(interpretClassFolders(['0', '1', '2', '3', '4', '5', '6', '7'])).toMatchObject({labels: AFFECTNET8.names, numbering: 'affectnet8'})
     // a folder missing: names still follow the codes
-    expect(interpretClassFolders(['1', '3', '7']).labels).toEqual(['Surprise', 'Disgust', 'Neutral'])
+    // 1, 3, 7 could be RAF-DB's or AffectNet's codes (Surprise, Disgust, Neutral or Happy, Surprise, Contempt).
+    expect(() => interpretClassFolders(['1', '3', '7'])).toThrow(/the class folders are numbers \(1, 3, 7\) that can be read two ways: as RAF-DB codes .* or as AffectNet-8 codes/)
+    expect(interpretClassFolders(['1', '3', '7'], 8).labels).toEqual(['Happy', 'Surprise', 'Contempt'])
     expect(interpretClassFolders(['0', '1', '2', '3', '4', '5', '6'], 8).numbering).toBe('affectnet8')
   })
 
@@ -34,7 +36,9 @@ describe('loadImageFolder', () => {
       'test/7/b.jpg', 'test/7/a.PNG', 'test/1/z.jpeg', 'test/1/sub/y.jpg', 'test/1/sub-x/w.jpg', 'test/1/notes.txt',
       'test/1/.hidden.jpg', 'test/4/c.webp', 'test/4/d.TIFF', 'train/1/t.jpg', 'test/4/e.gif',
     ])
-    const ds = await loadImageFolder(root, {split: 'test'})
+    // Folders 1, 4, 7 alone could be AffectNet-8's codes too: --classes 7 says RAF-DB.
+    await expect(loadImageFolder(root, {split: 'test'})).rejects.toThrow(/can be read two ways.*--classes 7 for RAF-DB/)
+    const ds = await loadImageFolder(root, {split: 'test', classes: 7})
     expect(ds.format).toBe('imagefolder')
     expect(ds.split).toBe('test')
     expect(ds.labels).toEqual(['Surprise', 'Happiness', 'Neutral'])

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {AFFECTNET8, RAFDB} from '../../src/datasets/labels.js'
+import {AFFECTNET7, AFFECTNET8, RAFDB} from '../../src/datasets/labels.js'
 import {loadManifest} from '../../src/datasets/manifest.js'
 import {tmpDir, writeTree} from './helpers.js'
 
@@ -53,21 +53,26 @@ describe('loadManifest', () => {
     await expect(loadManifest(csv, {classes: 7})).rejects.toThrow(/line 2: label "contempt"/)
   })
 
-  it('reads indices with --labels, and by default assumes RAF-DB order for 7 classes (noted)', async () => {
+  it('reads numbers with --labels as that set\'s codes or indices, and without it as ImageFolder reads numbered folders', async () => {
     const {csv: csv2} = manifest(['img/a.jpg,0', 'img/b.jpg,6'], 'PATH,Label')
     const a = await loadManifest(csv2, {labels: 'affectnet7'})
     expect(a.labels[a.items[1]!.label!]).toBe('Anger')
+    // A 0 is only ever an AffectNet code (RAF-DB numbers from 1): the same reading as folders 0..6.
     const b = await loadManifest(csv2)
-    expect(b.labels).toEqual(RAFDB.names)
+    expect(b.labels).toEqual(AFFECTNET7.names)
     expect(b.items.map((i) => i.label)).toEqual([0, 6])
-    expect(b.notes.join('\n')).toMatch(/class indices; read as RAF-DB order/)
+    expect(b.notes.join('\n')).toMatch(/labels are numbers, read as AffectNet-7 codes/)
     const c = await loadManifest(csv2, {labels: ['x', 'y', 'z', 'w', 'v', 'u', 't']})
     expect(c.labels).toHaveLength(7)
+    expect(c.items.map((i) => i.label)).toEqual([0, 6])
     await expect(loadManifest(csv2, {labels: 'a,b,c'})).rejects.toThrow(/line 3: label "6" is not one of 3 classes/)
+    // --labels rafdb means RAF-DB's own codes, 1..7: a 0 is outside them.
+    await expect(loadManifest(csv2, {labels: 'rafdb'})).rejects.toThrow(/line 2: label "0" is not one of 7 classes/)
     const {csv: csv3} = manifest(['img/a.jpg,7'], 'path,label')
-    expect((await loadManifest(csv3)).labels).toEqual(AFFECTNET8.names)
+    await expect(loadManifest(csv3)).rejects.toThrow(/can be read two ways/)
+    expect((await loadManifest(csv3, {classes: 8})).labels).toEqual(AFFECTNET8.names)
     const {csv: csv4} = manifest(['img/a.jpg,12'], 'path,label')
-    await expect(loadManifest(csv4)).rejects.toThrow(/pass --labels/)
+    await expect(loadManifest(csv4)).rejects.toThrow(/neither RAF-DB codes \(1\.\.7\) nor AffectNet codes \(0\.\.7\); name the label set/)
   })
 
   it('matches names against --labels by meaning', async () => {
@@ -86,7 +91,7 @@ describe('loadManifest', () => {
 
   it('errors with line numbers; missing files kept and counted', async () => {
     const {csv} = manifest(['img/a.jpg,happy', 'img/b.jpg,3'], 'path,label')
-    await expect(loadManifest(csv)).rejects.toThrow(/line 2: label "happy" is a name but line 3 uses an index/)
+    await expect(loadManifest(csv)).rejects.toThrow(/line 2: label "happy" is a name but line 3 uses a number/)
     const {csv: empty} = manifest(['img/a.jpg,'], 'path,label')
     await expect(loadManifest(empty)).rejects.toThrow(/line 2: empty label/)
     const {csv: noCols} = manifest(['img/a.jpg'], 'file')

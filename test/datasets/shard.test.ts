@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {fnv1a32, formatShard, resolveShard, selectShard, shardOf, type Shard} from '../../src/datasets/shard.js'
+import {slurmArray} from '../helpers/slurm.js'
 
 describe('fnv1a32 / shardOf', () => {
   it('matches the FNV-1a 32 reference values over UTF-8', () => {
@@ -88,30 +89,6 @@ describe('resolveShard', () => {
     expect(resolveShard({shards: 1}, {})).toMatchObject({index: 0, count: 1})
   })
 })
-
-/**
- * The variables Slurm sets for each task of `--array=SPEC` (slurmctld's job array creation): COUNT = number of
- * indices, MIN / MAX = smallest / largest, STEP = the number after the first ':' of SPEC (atoi), else 1.
- */
-function slurmArray(spec: string): Array<Record<string, string>> {
-  const body = spec.split('%')[0]!
-  const ids = new Set<number>()
-  for (const part of body.split(',')) {
-    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part)!
-    const [a, b, st] = [Number(m[1]), m[2] === undefined ? Number(m[1]) : Number(m[2]), m[3] === undefined ? 1 : Number(m[3])]
-    for (let i = a; i <= b; i += st) ids.add(i)
-  }
-  const colon = body.indexOf(':')
-  const step = colon < 0 ? 1 : parseInt(body.slice(colon + 1), 10)
-  const sorted = [...ids].sort((x, y) => x - y)
-  return sorted.map((id) => ({
-    SLURM_ARRAY_TASK_ID: String(id),
-    SLURM_ARRAY_TASK_COUNT: String(sorted.length),
-    SLURM_ARRAY_TASK_MIN: String(sorted[0]),
-    SLURM_ARRAY_TASK_MAX: String(sorted.at(-1)),
-    SLURM_ARRAY_TASK_STEP: String(step),
-  }))
-}
 
 describe('Slurm job arrays as Slurm numbers them', () => {
   it('the helper sets what slurmctld sets (a list reports STEP 1, a range its step)', () => {

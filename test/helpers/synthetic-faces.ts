@@ -3,7 +3,7 @@
  * video-clips.ts draws on a black background (connected non-black regions) and returns each as a face, left to
  * right, with its box and a crop of its pixels (the square's inside, so the tiny model sees its colour).
  */
-import type {FaceCrop, FaceStage} from '../../src/pipeline/inputs.js'
+import type {FaceCrop, FaceStage} from '../../src/faces/types.js'
 import type {RgbImage} from '../../src/image/types.js'
 
 /** Pixels darker than this (sum of R, G, B) are background. */

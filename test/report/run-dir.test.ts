@@ -2,14 +2,8 @@ import {mkdtemp, mkdir, readFile, readdir, rm, writeFile, stat} from 'node:fs/pr
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {
-  createRunDir,
-  defaultRunDir,
-  runTimestamp,
-  safeRunName,
-  writeFileAtomic,
-  writeFileAtomicSync,
-} from '../../src/report/run-dir.js'
+import {writeFileAtomic, writeFileAtomicSync} from '../../src/basics.js'
+import {createRunDir, defaultRunDir, runTimestamp, safeRunName} from '../../src/report/run-dir.js'
 
 let dir: string
 beforeEach(async () => {
