@@ -384,7 +384,7 @@ async function predictWithModel(
               try {
                 await writeFileAtomic(w.target, await w.make())
               } catch (e) {
-                throw new Error(`${w.target} could not be written (${(e as Error).message}); its row was not written either, so --resume redoes it`)
+                throw new Error(`${w.crop ? 'face crop' : 'overlay'} ${w.target} could not be written (${(e as Error).message}); its row was not written either, so --resume redoes it`)
               }
               if (w.crop) faces.crops_saved++
             }

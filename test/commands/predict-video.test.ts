@@ -36,7 +36,7 @@ afterAll(() => cleanupTmp())
 describe('poster predict on a video', () => {
   it('prints each track with seconds per expression and writes the CSV and the timeline', async () => {
     const out = path.join(work, 'clip.csv')
-    const r = await run([clip, '--model', model, '--fps', '5', '--smooth', '0.2', '--out', out, '--threads', '1'])
+    const r = await run([clip, '--model', model, '--faces', 'whole', '--fps', '5', '--smooth', '0.2', '--out', out, '--threads', '1'])
     expect(exitOf(r)).toBe(0)
     expect(r.stdout, r.stdout).toMatch(/Wrote .*clip\.csv: 1 inputs, 1 of them videos \(10 ok, 10 frames, 0 errors\)/)
     expect(r.stdout).toMatch(/clip\.mp4: 10 sampled frames over 2\.00 s, 1 face track/)
@@ -58,7 +58,7 @@ describe('poster predict on a video', () => {
 
   it('--json has the per-track summary', async () => {
     const out = path.join(work, 'clip-json.csv')
-    const r = await run([clip, '--model', model, '--every', '4', '--out', out, '--timeline', path.join(work, 'tl'), '--json'])
+    const r = await run([clip, '--model', model, '--faces', 'whole', '--every', '4', '--out', out, '--timeline', path.join(work, 'tl'), '--json'])
     expect(exitOf(r)).toBe(0)
     const s = JSON.parse(r.stdout) as VideoRunSummary
     expect(s.frames).toBe(5)
