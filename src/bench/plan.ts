@@ -12,6 +12,7 @@
 import {join} from 'node:path'
 
 import type {BenchJob} from './measure.js'
+import {FACES_ITERATIONS, FACES_PHOTO} from './faces.js'
 import {VIDEO_BATCH, VIDEO_SAMPLE_FPS} from './video.js'
 import {BENCH_PARTS, type BenchOptions, type BenchPart, type Plan} from './types.js'
 
@@ -139,6 +140,13 @@ const PART_JOBS: Record<BenchPart, PartJobs> = {
     videoClip
       ? [{key: 'video', label: `predict video 640×480 --fps ${VIDEO_SAMPLE_FPS}, batch ${VIDEO_BATCH}`, job: {kind: 'video', clip: videoClip, model, threads: plan.threads, batch: VIDEO_BATCH, fps: VIDEO_SAMPLE_FPS}}]
       : [],
+  faces: ({plan, model}) => [
+    {
+      key: 'faces',
+      label: '--faces detect vs POSTER++ batch 1, 640×480 photo',
+      job: {kind: 'faces', photo: FACES_PHOTO, model, threads: plan.threads, iterations: plan.quick ? FACES_ITERATIONS.quick : FACES_ITERATIONS.full},
+    },
+  ],
   convert: ({checkpoint, tmp}) =>
     (['float32', 'float16'] as const).map((dtype) => ({
       key: `convert/${dtype}`,

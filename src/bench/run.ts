@@ -19,6 +19,7 @@ import {BATCH_SIZES, benchPlan, EXPORT_BATCH, planJobs, PREDICT_BATCH, PREDICT_S
 import {ensureDeterministicModel, messageOf, prepareDatasets, prepareModel, preparePredictFolder, preparePytorch} from './prepare.js'
 import type {PythonBaseline} from './python.js'
 import {maxAbsDiff, round, summarize} from './stats.js'
+import {facesEntry} from './faces.js'
 import {prepareVideoClip, videoEntry} from './video.js'
 import {BENCH_PARTS, type AnyMeasurement, type BenchOptions, type BenchPart, type BenchResult, type Fp16Entry, type Sample} from './types.js'
 
@@ -153,6 +154,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       eval: evals,
       predict,
       video: videoEntry(videoClip, samplesOf(samples, 'video', 'video')),
+      faces: facesEntry(samplesOf(samples, 'faces', 'faces')),
       convert,
       fp16,
       pytorch: section,

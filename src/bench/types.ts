@@ -13,10 +13,11 @@ import type {
 } from './measure.js'
 import type {PythonBenchResult, PythonExportResult} from './python.js'
 import type {Summary} from './stats.js'
+import type {FacesEntry} from './faces.js'
 import type {VideoEntry} from './video.js'
 
 /** The parts of the benchmark, in the order each run measures them. */
-export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'convert', 'fp16', 'pytorch'] as const
+export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'convert', 'fp16', 'pytorch'] as const
 export type BenchPart = (typeof BENCH_PARTS)[number]
 
 /** One PyTorch eager run (the Python baseline's result), tagged like the child measurements. */
@@ -208,6 +209,8 @@ export interface BenchResult {
   predict?: PredictEntry
   /** poster predict on a generated clip at --fps 5 (video.ts). */
   video?: VideoEntry
+  /** --faces detect on a 640×480 one-face photo against POSTER++ at batch 1 (faces.ts). */
+  faces?: FacesEntry
   convert: ConvertEntry[]
   fp16?: Fp16Entry
   pytorch: PytorchSection

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand} from '../cli/base.js'
 import {sharedFlags, statusLine} from '../cli/shared.js'
-import type {BenchResult} from '../bench/types.js'
+import {BENCH_PARTS, type BenchPart, type BenchResult} from '../bench/types.js'
 
 export default class Bench extends PosterCommand {
   static override summary = 'Measure POSTER++ speed and memory on this machine: model-only, preprocessing, whole eval, predict, conversion.'
@@ -15,6 +15,8 @@ export default class Bench extends PosterCommand {
   predict       poster predict --landmarks over a folder of 1000 generated 100×100 JPEGs (100 with --quick), once
   video         poster predict --fps 5 on a generated 640×480 30 fps H.264 clip (20 s, 6 s with --quick): frames/s,
                 and ffmpeg's share of the CPU time (decoding) against poster's (inference)
+  faces         --faces detect (BlazeFace looks + alignment) on a 640×480 one-face photo against POSTER++ at batch 1,
+                alternated in one process: the share detection adds to inference
   convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
                 deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
 
@@ -29,6 +31,7 @@ ${EXIT_CODES_HELP}`
   static override examples = [
     {description: 'Full benchmark (a few minutes)', command: '<%= config.bin %> bench'},
     {description: 'Smoke run', command: '<%= config.bin %> bench --quick'},
+    {description: 'Only what the face detector adds, and the video path', command: '<%= config.bin %> bench --parts faces,video'},
     {description: 'Your converted model, 5 runs each', command: '<%= config.bin %> bench --model rafdb.onnx --runs 5'},
     {description: 'The released RAF-DB checkpoint (downloaded and converted once, as eval does)', command: '<%= config.bin %> bench --model rafdb --quick'},
     {
@@ -43,13 +46,23 @@ ${EXIT_CODES_HELP}`
     quick: Flags.boolean({description: 'fast smoke run: fewer images, one run, no torch.onnx.export', default: false}),
     threads: sharedFlags.threads(),
     out: Flags.string({char: 'o', description: 'JSON results file (default bench-results/bench-<timestamp>.json)'}),
+    parts: Flags.string({
+      description: `comma-separated measurements to run (default all): ${BENCH_PARTS.join(', ')}`,
+      parse: async (input) => {
+        const parts = input.split(',').map((p) => p.trim()).filter(Boolean)
+        const bad = parts.filter((p) => !(BENCH_PARTS as readonly string[]).includes(p))
+        if (bad.length > 0 || parts.length === 0) throw new Error(`--parts takes ${BENCH_PARTS.join(', ')}; got "${input}"`)
+        return parts.join(',')
+      },
+    }),
   }
 
   async run(): Promise<BenchResult> {
     const {flags} = await this.parse(Bench)
     const {runBench, writeBenchResult, defaultResultPath} = await import('../bench/run.js')
     const status = statusLine(this)
-    const result = await runBench({model: flags.model, runs: flags.runs, quick: flags.quick, threads: flags.threads, onStatus: status})
+    const parts = flags.parts ? (flags.parts.split(',') as BenchPart[]) : undefined
+    const result = await runBench({model: flags.model, runs: flags.runs, quick: flags.quick, threads: flags.threads, parts, onStatus: status})
     const path = await writeBenchResult(result, flags.out ?? defaultResultPath())
     if (!this.jsonEnabled()) {
       const {benchReport} = await import('../bench/report.js')

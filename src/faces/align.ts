@@ -104,9 +104,8 @@ export async function alignFace(img: RgbImage, face: Pick<DetectedFace, 'eyeR' |
   let src = img
   let ox = 0
   let oy = 0
-  let reduce = 1
   if (x1 > x0 && y1 > y0 && scale > 1.5) {
-    reduce = scale / 1.5
+    const reduce = scale / 1.5
     const w = Math.max(1, Math.round((x1 - x0) / reduce))
     const h = Math.max(1, Math.round((y1 - y0) / reduce))
     src = await resizeRgbFast(img, w, h, {left: x0, top: y0, width: x1 - x0, height: y1 - y0})
@@ -120,30 +119,41 @@ export async function alignFace(img: RgbImage, face: Pick<DetectedFace, 'eyeR' |
   const sw = src.width
   const sh = src.height
   const data = src.data
+  // Crop pixel centre (i + 0.5, j + 0.5) → source position → index space of `src` (pixel k covers [k, k+1)):
+  // sx = ax·i + bx·j + cx, sy = ay·i + by·j + cy, written out so the loop allocates nothing.
+  const kx = src === img ? 1 : 1 / rx
+  const ky = src === img ? 1 : 1 / ry
+  const ax = toSource.a * kx
+  const bx = -toSource.b * kx
+  const cx = (toSource.a * 0.5 - toSource.b * 0.5 + toSource.tx - ox) * kx - 0.5
+  const ay = toSource.b * ky
+  const by = toSource.a * ky
+  const cy = (toSource.b * 0.5 + toSource.a * 0.5 + toSource.ty - oy) * ky - 0.5
   for (let j = 0; j < size; j++) {
     for (let i = 0; i < size; i++) {
-      const p = applySimilarity(toSource, {x: i + 0.5, y: j + 0.5})
-      // Continuous source position → index space of `src` (pixel k covers [k, k+1)).
-      const sx = src === img ? p.x - 0.5 : (p.x - ox) / rx - 0.5
-      const sy = src === img ? p.y - 0.5 : (p.y - oy) / ry - 0.5
+      const sx = ax * i + bx * j + cx
+      const sy = ay * i + by * j + cy
       const fx = Math.floor(sx)
       const fy = Math.floor(sy)
       const wx = sx - fx
       const wy = sy - fy
       const o = (j * size + i) * 3
+      const inX0 = fx >= 0 && fx < sw
+      const inX1 = fx + 1 >= 0 && fx + 1 < sw
+      const inY0 = fy >= 0 && fy < sh
+      const inY1 = fy + 1 >= 0 && fy + 1 < sh
+      const w00 = inX0 && inY0 ? (1 - wx) * (1 - wy) : 0
+      const w10 = inX1 && inY0 ? wx * (1 - wy) : 0
+      const w01 = inX0 && inY1 ? (1 - wx) * wy : 0
+      const w11 = inX1 && inY1 ? wx * wy : 0
+      const p00 = (fy * sw + fx) * 3
+      const p10 = p00 + 3
+      const p01 = p00 + sw * 3
+      const p11 = p01 + 3
       for (let ch = 0; ch < 3; ch++) {
-        let v = 0
-        for (let dy = 0; dy < 2; dy++) {
-          const yy = fy + dy
-          if (yy < 0 || yy >= sh) continue
-          const wyy = dy ? wy : 1 - wy
-          for (let dx = 0; dx < 2; dx++) {
-            const xx = fx + dx
-            if (xx < 0 || xx >= sw) continue
-            v += (dx ? wx : 1 - wx) * wyy * data[(yy * sw + xx) * 3 + ch]!
-          }
-        }
-        out[o + ch] = Math.max(0, Math.min(255, Math.round(v)))
+        const v =
+          (w00 ? w00 * data[p00 + ch]! : 0) + (w10 ? w10 * data[p10 + ch]! : 0) + (w01 ? w01 * data[p01 + ch]! : 0) + (w11 ? w11 * data[p11 + ch]! : 0)
+        out[o + ch] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v)
       }
     }
   }
