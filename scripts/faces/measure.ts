@@ -1,7 +1,10 @@
 /**
  * Measures the face detector on real photographs against references, by hand (not a test):
  *
- *   node --import tsx scripts/faces/measure.ts [--json out.json]
+ *   node --import tsx scripts/faces/measure.ts [REFERENCE.json] [--json out.json]
+ *
+ * REFERENCE.json is what scripts/faces/make-reference.py writes (every photo: faces with box and eye/nose/mouth
+ * points, regions to ignore, non-face images); without it, dlib's XML annotations and a fixed non-face list.
  *
  * References: dlib's example photos (Debian libdlib19.1's examples/faces: PASCAL VOC group photos whose
  * *_with_face_landmarks.xml give every visible face's box and dlib's 68 landmarks) and non-face images from
@@ -22,7 +25,18 @@ const SKIMAGE = '/usr/lib/python3/dist-packages/skimage/data'
 interface RefFace {
   box: {x: number; y: number; w: number; h: number}
   parts?: Point[]
+  /** Eye, nose and mouth points when the reference gives them directly (make-reference.py). */
+  points?: {eyeR: Point; eyeL: Point; nose: Point; mouth: Point}
 }
+
+interface ReferencePhoto {
+  file: string
+  kind: 'faces' | 'none'
+  faces: Array<{box: [number, number, number, number]; eye_r: [number, number]; eye_l: [number, number]; nose: [number, number]; mouth: [number, number]}>
+  ignore: Array<[number, number, number, number]>
+}
+
+const pt = ([x, y]: [number, number]): Point => ({x, y})
 
 function parseDlibXml(file: string): Map<string, RefFace[]> {
   const text = readFileSync(file, 'latin1')
@@ -62,10 +76,26 @@ function matches(d: DetectedFace, r: RefFace): boolean {
 
 async function main() {
   const refs = new Map<string, RefFace[]>()
-  for (const f of ['training_with_face_landmarks.xml', 'testing_with_face_landmarks.xml']) for (const [k, v] of parseDlibXml(join(DLIB, f))) refs.set(join(DLIB, k), v)
-  const extraRefs = process.env.POSTER_FACES_REFS ? (JSON.parse(readFileSync(process.env.POSTER_FACES_REFS, 'utf8')) as Record<string, RefFace[]>) : {}
-  for (const [k, v] of Object.entries(extraRefs)) refs.set(k, v)
-  const nonFaces = [join(DLIB, 'dogs.jpg'), ...['chelsea.png', 'coffee.png', 'rocket.jpg', 'hubble_deep_field.jpg', 'brick.png', 'motorcycle_left.png', 'coins.png', 'horse.png'].map((f) => join(SKIMAGE, f))].filter(existsSync)
+  const ignored = new Map<string, RefFace['box'][]>()
+  let nonFaces: string[]
+  const refFile = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : undefined
+  if (refFile) {
+    const photos = (JSON.parse(readFileSync(refFile, 'utf8')) as {photos: ReferencePhoto[]}).photos
+    const asBox = ([x, y, w, h]: number[]) => ({x: x!, y: y!, w: w!, h: h!})
+    for (const p of photos.filter((q) => q.kind === 'faces'))
+      refs.set(p.file, p.faces.map((f) => ({box: asBox(f.box), points: {eyeR: pt(f.eye_r), eyeL: pt(f.eye_l), nose: pt(f.nose), mouth: pt(f.mouth)}})))
+    for (const p of photos) ignored.set(p.file, p.ignore.map(asBox))
+    nonFaces = photos.filter((q) => q.kind === 'none').map((q) => q.file)
+  } else {
+    for (const f of ['training_with_face_landmarks.xml', 'testing_with_face_landmarks.xml']) for (const [k, v] of parseDlibXml(join(DLIB, f))) refs.set(join(DLIB, k), v)
+    nonFaces = [join(DLIB, 'dogs.jpg'), ...['chelsea.png', 'coffee.png', 'rocket.jpg', 'hubble_deep_field.jpg', 'brick.png', 'motorcycle_left.png', 'coins.png', 'horse.png'].map((f) => join(SKIMAGE, f))].filter(existsSync)
+  }
+  // A detection centred in an ignored region (a printed face, a photo in the background) is neither hit nor false.
+  const inIgnored = (file: string, d: DetectedFace) => {
+    const cx = d.box.x + d.box.w / 2
+    const cy = d.box.y + d.box.h / 2
+    return (ignored.get(file) ?? []).some((b) => cx >= b.x && cx <= b.x + b.w && cy >= b.y && cy <= b.y + b.h)
+  }
   const detector = await FaceDetector.open(process.env.POSTER_FACES_OPTS ? JSON.parse(process.env.POSTER_FACES_OPTS) : {})
   const report: Record<string, unknown>[] = []
   const errs = {eyes: [] as number[], nose: [] as number[], mouth: [] as number[]}
@@ -85,8 +115,15 @@ async function main() {
       if (k < 0) continue
       used.add(k)
       hit++
-      if (!r.parts) continue
       const d = dets[k]!
+      if (r.points) {
+        const iod = dist(r.points.eyeR, r.points.eyeL)
+        errs.eyes.push(dist(d.eyeR, r.points.eyeR) / iod, dist(d.eyeL, r.points.eyeL) / iod)
+        errs.nose.push(dist(d.nose, r.points.nose) / iod)
+        errs.mouth.push(dist(d.mouth, r.points.mouth) / iod)
+        continue
+      }
+      if (!r.parts) continue
       const eyeR = mean(r.parts.slice(36, 42))
       const eyeL = mean(r.parts.slice(42, 48))
       const iod = dist(eyeR, eyeL)
@@ -94,6 +131,9 @@ async function main() {
       errs.nose.push(dist(d.nose, r.parts[30]!) / iod)
       errs.mouth.push(dist(d.mouth, mean(r.parts.slice(48, 68))) / iod)
     }
+    dets.forEach((d, i) => {
+      if (!used.has(i) && inIgnored(file, d)) used.add(i)
+    })
     annotated += faces.length
     found += hit
     falseOnFaces += dets.length - used.size
@@ -109,7 +149,7 @@ async function main() {
   let falseOnNonFaces = 0
   for (const file of nonFaces) {
     const img = await decodeRgb(file)
-    const dets = await detector.detect(img)
+    const dets = (await detector.detect(img)).filter((d) => !inIgnored(file, d))
     falseOnNonFaces += dets.length
     report.push({file, nonFace: true, falseFaces: dets.length, scores: dets.map((d) => ((d as {debug?: number[]}).debug ?? [d.score]).map((x) => x.toFixed(3)).join('/'))})
   }
