@@ -20,6 +20,8 @@ ${EXIT_CODES_HELP}`
   static override examples = [
     {description: 'RAF-DB test split with the official checkpoint (downloaded and converted once)', command: '<%= config.bin %> eval ~/data/RAF-DB/basic --model rafdb'},
     {description: 'AffectNet validation, 8-class protocol, on a GPU', command: '<%= config.bin %> eval ~/data/AffectNet --model affectnet8 --classes 8 --device cuda'},
+    {description: "AffectNet's CSV release scored on its annotated face boxes (the default there); or on detected, aligned faces", command: '<%= config.bin %> eval ~/data/AffectNet --model affectnet7 --classes 7 --faces box'},
+    {description: 'Unaligned photos in an ImageFolder tree: detect and align each face as RAF-DB did, score the largest', command: '<%= config.bin %> eval ./wild-photos --model rafdb --faces detect'},
     {description: 'Your own ONNX model on an ImageFolder tree whose folders are 1..7', command: '<%= config.bin %> eval ./raf-imagefolder --format imagefolder --model ./my-poster.onnx --batch-size 16'},
     {description: 'Gate CI on a baseline run', command: '<%= config.bin %> eval ./subset --model rafdb --baseline runs/baseline --max-drop 0.5'},
     {description: 'Metrics as JSON only', command: '<%= config.bin %> eval ./raf --model model.onnx --json > metrics.json'},

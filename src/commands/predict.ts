@@ -35,6 +35,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
 
   static override examples = [
     {description: 'A folder tree with the RAF-DB model', command: '<%= config.bin %> predict ./photos --recursive --model rafdb --out photos.csv'},
+    {description: 'Photos with people in them: find, align and score every face (one row per face), keep the crops', command: '<%= config.bin %> predict ./party-photos --model rafdb --faces detect --overlay overlays/ --save-crops crops/ --out faces.csv'},
     {description: 'A few files, with landmarks and overlays', command: '<%= config.bin %> predict face1.jpg face2.png --model ./poster.onnx --landmarks --overlay overlays/'},
     {description: 'Continue an interrupted run', command: '<%= config.bin %> predict ./photos -r --model rafdb --out photos.csv --resume'},
     {description: 'Shard 2 of 4 by hand, then join the four files', command: '<%= config.bin %> predict ./photos -r --model rafdb --shard 2/4 --out part-{shard}.csv && <%= config.bin %> merge part-*-of-4.csv --out all.csv'},
