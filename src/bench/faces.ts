@@ -8,9 +8,8 @@
  */
 import {fileURLToPath} from 'node:url'
 
-import {medianOf, summarize, type Summary} from './stats.js'
+import {medianOf, summarize, type Sample, type Summary} from './stats.js'
 import {formatNumber, type TableRow} from './table.js'
-import type {Sample} from './types.js'
 
 export const FACES_PHOTO = fileURLToPath(new URL('../../test/fixtures/faces/photos/hopper-640x480.jpg', import.meta.url))
 export const FACES_ITERATIONS = {full: 30, quick: 8} as const

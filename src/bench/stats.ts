@@ -1,5 +1,8 @@
 /** Small statistics for `poster bench`: medians over runs, spread, rounding. No I/O. */
 
+/** One run of a measurement, with the child's peak RSS and the 1-minute load average when it started. */
+export type Sample<M> = M & {run: number; peakRssMb: number; wallSeconds: number; load1?: number}
+
 export interface Summary {
   /** Number of samples. */
   n: number

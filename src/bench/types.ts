@@ -58,8 +58,8 @@ export interface Plan {
   predictRuns: number
 }
 
-/** One run of a measurement, with the child's peak RSS and the 1-minute load average when it started. */
-export type Sample<M> = M & {run: number; peakRssMb: number; wallSeconds: number; load1?: number}
+import type {Sample} from './stats.js'
+export type {Sample}
 
 export interface ModelEntry {
   graph: 'converted' | 'torch-exported'

@@ -14,9 +14,8 @@ import {mkdir, mkdtemp, rename, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {medianOf, summarize, type Summary} from './stats.js'
+import {medianOf, summarize, type Sample, type Summary} from './stats.js'
 import {formatDuration, formatNumber, type TableRow} from './table.js'
-import type {Sample} from './types.js'
 
 export const VIDEO_CLIP = {width: 640, height: 480, fps: 30, seconds: 20, quickSeconds: 6} as const
 /** The sampling the measurement uses (the figure). */

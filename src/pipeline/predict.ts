@@ -16,172 +16,24 @@ import path from 'node:path'
 
 import {discoverImages, isPredictVideo, type Discovered} from '../datasets/folder.js'
 import {codeUnitCompare} from '../datasets/fsutil.js'
-import {fnv1a32, formatShard, selectShard, type Shard} from '../datasets/shard.js'
+import {formatShard, selectShard, type Shard} from '../datasets/shard.js'
 import type {DatasetItem} from '../datasets/types.js'
 import {argmax, softmax} from '../metrics/classification.js'
 import {PREPROCESS} from '../image/preprocess.js'
 import {predictColumns, type PredictionRow} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../basics.js'
-import {escapeXml} from '../report/xml.js'
-import type {Device} from '../runtime/session.js'
 import {openFaceStage} from '../faces/stage.js'
 import type {FaceStage, FacesMode} from '../faces/types.js'
 import {mapLandmarks, readItemBytes} from './inputs.js'
 import {openModel, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput, type RunOutput} from './run-output.js'
-import type {VideoOptions} from './video.js'
+import {predictOutPath, type PredictOptions, type PredictSummary} from './predict-options.js'
+import {facesOverlaySvg, overlayNames, type OverlayFace} from '../report/overlay.js'
 
-/** Default output file, in the current folder. */
-export const DEFAULT_PREDICT_OUT = 'predictions.csv'
-
-export interface PredictOptions {
-  /** Image files and folders, as given on the command line. */
-  inputs: string[]
-  /** An .onnx file, a .pth checkpoint or a registry name. */
-  model: string
-  /** Output CSV (default predictions.csv, or predictions-K-of-N.csv when sharded); `{shard}` becomes K-of-N. */
-  out?: string
-  /** Add 136 landmark columns (pixels of the original image). */
-  landmarks?: boolean
-  /** Folder for one PNG per image with its landmarks and predicted label drawn. */
-  overlay?: string
-  recursive?: boolean
-  batchSize?: number
-  device?: Device
-  threads?: number
-  /** --labels: the model's class names (overrides its metadata). */
-  labels?: string
-  /** Continue an existing output instead of refusing it. */
-  resume?: boolean
-  /** This process's shard (resolveShard), or undefined for all inputs. */
-  shard?: Shard
-  /** Decompression-bomb guard: images with more pixels are error rows (default: Pillow's limit). */
-  maxPixels?: number
-  onStatus?: (message: string) => void
-  onProgress?: (done: number, total: number) => void
-  /** Bytes of a registry checkpoint being downloaded (total undefined when the server does not say). */
-  onDownloadProgress?: (received: number, total: number | undefined) => void
-  /** Called, and awaited, after each batch's rows are on disk. */
-  onBatch?: (rows: readonly PredictionRow[]) => void | Promise<void>
-  /** Frame sampling, smoothing and timelines for video inputs (see pipeline/video.ts). */
-  video?: VideoOptions
-  /** whole (default for images): the image is the face; detect: every face found, aligned, one row each. */
-  faces?: FacesMode
-  /** --faces detect: side of the aligned crop (default 100, as RAF-DB's aligned images). */
-  faceSize?: number
-  /** --faces detect: write each aligned crop here as <name>-face<k>.png. */
-  saveCrops?: string
-}
-
-export interface PredictSummary {
-  /** The CSV written (as given, or the default). */
-  output: string
-  /** Inputs this run is responsible for (this shard's, all of them when not sharded). */
-  images: number
-  /** Of `images`, rows with status ok / error, counting rows kept from a resumed file. */
-  ok: number
-  errors: number
-  /** Inputs already in the output file (--resume), not run again. */
-  skipped_resumed: number
-  /** 1-based shard, as --shard takes it; null when not sharded. */
-  shard: {index: number; count: number; source: string} | null
-  /** The model's class names in output order (p_<class> columns). */
-  classes: string[]
-  /** Images run by this process per second of batch processing (model loading not counted). */
-  images_per_s: number
-  /** All inputs discovered, before sharding. */
-  discovered: number
-  overlay: string | null
-  /** The face stage and what it found among this run's images (resumed rows counted). */
-  faces: {mode: FacesMode; found: number; images_without_face: number; crops_saved: number}
-  warnings: string[]
-}
-
-/** The output file for a run: `{shard}` in `out` becomes K-of-N; the default is per shard when sharded. */
-export function predictOutPath(out: string | undefined, shard: Shard | undefined): string {
-  const tag = shard ? `${shard.index + 1}-of-${shard.count}` : '1-of-1'
-  if (out === undefined || out === '') return shard && shard.count > 1 ? `predictions-${tag}.csv` : DEFAULT_PREDICT_OUT
-  return out.replaceAll('{shard}', tag)
-}
-
-/**
- * Overlay file names, one per discovered input: `<name without extension>.png`, and when two inputs would get the
- * same name (same base name in different folders, or a.jpg next to a.png) each of them gets `-<8 hex digits of
- * the path's hash>` added. Computed over all inputs before sharding, so shards name files as an unsharded run does.
- */
-export function overlayNames(items: ReadonlyArray<Pick<DatasetItem, 'relPath'>>): Map<string, string> {
-  const stemOf = (rel: string) => {
-    const base = path.posix.basename(rel)
-    const ext = path.posix.extname(base)
-    return (ext ? base.slice(0, -ext.length) : base) || base
-  }
-  const groups = new Map<string, string[]>()
-  for (const it of items) {
-    const key = stemOf(it.relPath).toLowerCase() // case-insensitive file systems would collide too
-    groups.set(key, [...(groups.get(key) ?? []), it.relPath])
-  }
-  const names = new Map<string, string>()
-  for (const rels of groups.values()) {
-    for (const rel of rels) {
-      const stem = stemOf(rel)
-      names.set(rel, rels.length === 1 ? `${stem}.png` : `${stem}-${fnv1a32(rel).toString(16).padStart(8, '0')}.png`)
-    }
-  }
-  return names
-}
-
-/** What an overlay draws for one face: its label, and when known its box, alignment points and 68 landmarks. */
-export interface OverlayFace {
-  label: string
-  landmarks?: ArrayLike<number>
-  box?: {x: number; y: number; w: number; h: number}
-  points?: Array<{x: number; y: number}>
-}
-
-/** An SVG the size of the image: 68 landmark dots and the predicted label with its confidence, top left. */
-export function overlaySvg(width: number, height: number, landmarks: ArrayLike<number> | undefined, label: string): string {
-  return facesOverlaySvg(width, height, [{label, landmarks}])
-}
-
-/**
- * An SVG the size of the image: per face its box, alignment points (eyes, nose, mouth), 68 landmark dots and the
- * predicted label with its confidence, at the box's top left (at the image's top left for a face without a box).
- */
-export function facesOverlaySvg(width: number, height: number, faces: readonly OverlayFace[]): string {
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`]
-  for (const f of faces) {
-    const side = Math.max(1, f.box ? Math.min(f.box.w, f.box.h) * 2 : Math.min(width, height))
-    const r = Math.max(1, side / 110)
-    const font = Math.max(8, Math.round(side / 12))
-    const pad = Math.max(2, Math.round(font / 4))
-    const boxW = Math.min(width, Math.ceil(f.label.length * font * 0.62) + 2 * pad)
-    const lx = f.box ? Math.max(0, Math.min(width - boxW, f.box.x)) : 0
-    const ly = f.box ? Math.max(0, f.box.y - font - 2 * pad) : 0
-    if (f.box) {
-      const b = f.box
-      parts.push(`<rect x="${b.x.toFixed(2)}" y="${b.y.toFixed(2)}" width="${b.w.toFixed(2)}" height="${b.h.toFixed(2)}" fill="none" stroke="#ffcc00" stroke-width="${Math.max(1, side / 120).toFixed(2)}"/>`)
-    }
-    parts.push(
-      `<rect x="${lx.toFixed(2)}" y="${ly.toFixed(2)}" width="${boxW}" height="${font + 2 * pad}" fill="#000" fill-opacity="0.6"/>`,
-      `<text x="${(lx + pad).toFixed(2)}" y="${(ly + pad + font * 0.85).toFixed(2)}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${font}" fill="#fff">${escapeXml(f.label)}</text>`,
-    )
-    const lm = f.landmarks
-    if (lm) {
-      for (let i = 0; i + 1 < lm.length; i += 2) {
-        const x = lm[i]!
-        const y = lm[i + 1]!
-        if (!Number.isFinite(x) || !Number.isFinite(y)) continue
-        parts.push(`<circle cx="${x.toFixed(2)}" cy="${y.toFixed(2)}" r="${r.toFixed(2)}" fill="#00ff66" stroke="#003311" stroke-width="${(r / 3).toFixed(2)}"/>`)
-      }
-    }
-    for (const p of f.points ?? []) {
-      parts.push(`<circle cx="${p.x.toFixed(2)}" cy="${p.y.toFixed(2)}" r="${(1.8 * r).toFixed(2)}" fill="#ff3366" stroke="#330011" stroke-width="${(r / 3).toFixed(2)}"/>`)
-    }
-  }
-  parts.push('</svg>')
-  return parts.join('')
-}
+export {DEFAULT_PREDICT_OUT, predictOutPath, type PredictOptions, type PredictSummary} from './predict-options.js'
+export {facesOverlaySvg, overlayNames, overlaySvg, type OverlayFace} from '../report/overlay.js'
+export type {VideoOptions} from './predict-options.js'
 
 /**
  * Whether an image looks like a face crop (what POSTER++ expects under --faces whole): near square and not large.

@@ -25,8 +25,7 @@ import {writeFileAtomic} from '../basics.js'
 import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 
-import type {Discovered} from '../datasets/folder.js'
-import {isPredictVideo} from '../datasets/folder.js'
+import {isPredictVideo, type Discovered} from '../datasets/folder.js'
 import type {Shard} from '../datasets/shard.js'
 import type {DatasetItem} from '../datasets/types.js'
 import {PREPROCESS} from '../image/preprocess.js'
@@ -52,29 +51,12 @@ import {openFaceStage} from '../faces/stage.js'
 import type {FaceStage} from '../faces/types.js'
 import {mapLandmarks, readItemBytes, type ModelInput, type UnitSource} from './inputs.js'
 import type {OpenedModel} from './model.js'
-import {overlayNames, overlaySvg, type PredictOptions, type PredictSummary} from './predict.js'
+import {overlayNames, overlaySvg} from '../report/overlay.js'
+import type {PredictOptions, PredictSummary, VideoOptions} from './predict-options.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput} from './run-output.js'
 
 /** How videos are read and summarised (predict's --fps, --every, --smooth, --timeline). */
-export interface VideoOptions {
-  /** Sample this many frames per second (the first frame of every 1/N s); exclusive with `every`. */
-  fps?: number
-  /** Sample every K-th decoded frame; default every frame. */
-  every?: number
-  /** Add probabilities smoothed over this many seconds (exponential moving average per track). */
-  smooth?: number
-  /** Folder for the timeline pictures (default: `<out without .csv>.timelines` beside the CSV). */
-  timelines?: string
-  /**
-   * The face stage for images ('image') and video frames ('video') of the run. The face detector's wiring
-   * (--faces) supplies it; without it images and frames are scored whole, one "face" per frame (track 0).
-   */
-  faceStage?: (kind: 'image' | 'video') => Promise<FaceStage>
-  /** The ffmpeg to use (default: findFfmpeg()). */
-  ffmpeg?: FfmpegBinary
-}
-
 export interface VideoSummary {
   path: string
   /** ok; damaged (frames read, then ffmpeg failed); error (nothing could be read). */
