@@ -35,6 +35,7 @@ describe('planJobs', () => {
       'preprocess/100x100', 'preprocess/640x480',
       'eval/100x100/1', 'eval/100x100/8', 'eval/100x100/32', 'eval/640x480/1', 'eval/640x480/8', 'eval/640x480/32',
       'predict',
+      'faces',
       'convert/float32', 'convert/float16',
       'parity',
       'torch/1', 'torch/8', 'torch/32', 'exported',
@@ -46,6 +47,7 @@ describe('planJobs', () => {
     const predict = jobs.find((j) => j.key === 'predict')!
     expect(predict).toMatchObject({part: 'predict', run: 1, of: 1, label: 'predict 10 × 100×100 JPEG folder, batch 32, --landmarks'})
     expect(predict.job).toEqual({kind: 'predict', folder: '/folder', model: '/m.onnx', batch: 32, threads: 2, landmarks: true, expectRows: 10})
+    expect(jobs.find((j) => j.key === 'faces')!.job).toMatchObject({kind: 'faces', model: '/m.onnx', threads: 2})
     expect(jobs.find((j) => j.key === 'torch/8')!.job).toEqual({kind: 'torch', batch: 8, images: 4, budgetSeconds: 20})
     expect(jobs.find((j) => j.key === 'exported')!.job).toMatchObject({kind: 'model', model: '/exported.onnx', batch: 8})
     // Without a checkpoint the convert part times the deterministic build of 7 classes.
