@@ -8,6 +8,7 @@
  */
 import {fileURLToPath} from 'node:url'
 
+import {INPUT_NUMEL, INPUT_SIZE} from '../basics.js'
 import {medianOf, summarize, type Sample, type Summary} from './stats.js'
 import {formatNumber, type TableRow} from './table.js'
 
@@ -51,7 +52,7 @@ export async function measureFaces(job: FacesJob): Promise<FacesMeasurement> {
   const img = await decodeRgb(job.photo)
   const stage = await detectStage()
   const session = await openSession(job.model, {threads: job.threads})
-  const tensor = new Float32Array(3 * 224 * 224)
+  const tensor = new Float32Array(INPUT_NUMEL)
   const detect: number[] = []
   const model: number[] = []
   let faces = 0
@@ -63,7 +64,7 @@ export async function measureFaces(job: FacesJob): Promise<FacesMeasurement> {
       faces = crops.length
       if (crops.length === 0) throw new Error(`no face found in ${job.photo}`)
       const resized = resizeForModel(crops[0]!.image)
-      toTensorInto(resized.data, 224, 224, tensor, 0)
+      toTensorInto(resized.data, INPUT_SIZE, INPUT_SIZE, tensor, 0)
       const t2 = performance.now()
       await session.run(tensor, 1)
       const t3 = performance.now()
