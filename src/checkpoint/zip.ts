@@ -23,12 +23,18 @@ export interface ZipEntry {
   localHeaderOffset: number
 }
 
+/** The most bytes one fs read asks for: node's fs.read takes a 32-bit length (2 GiB or more aborts the process). */
+const MAX_READ = 1 << 30
+
 /** Reads exactly `length` bytes at `position` into a new, 8-byte aligned buffer; short reads are errors. */
 export async function readExactly(fh: FileHandle, position: number, length: number, what: () => string): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(position) || position < 0) {
+    throw new CheckpointError('corrupt', `${what()} has an impossible position or size (${length} bytes at offset ${position})`)
+  }
   const out = new Uint8Array(new ArrayBuffer(length))
   let done = 0
   while (done < length) {
-    const {bytesRead} = await fh.read(out, done, length - done, position + done)
+    const {bytesRead} = await fh.read(out, done, Math.min(length - done, MAX_READ), position + done)
     if (bytesRead === 0) {
       throw new CheckpointError('truncated', `the file is truncated: ${what()} needs bytes ${position}–${position + length} but the file ends at ${position + done}`)
     }
@@ -142,7 +148,17 @@ export class ZipArchive {
   async read(entry: ZipEntry): Promise<Uint8Array> {
     const start = await this.dataOffset(entry)
     const what = () => `record '${entry.name}'`
-    if (entry.method === 0) return readExactly(this.fh, start, entry.size, what)
+    if (entry.method === 0) {
+      // A stored record holds exactly its bytes: a larger "uncompressed size" is a damaged or forged header.
+      if (entry.size !== entry.compressedSize) {
+        throw new CheckpointError(
+          'corrupt',
+          `zip archive: ${what()} is stored uncompressed, so its two sizes must agree, but the central directory declares ` +
+            `${entry.size} bytes uncompressed and ${entry.compressedSize} bytes stored`,
+        )
+      }
+      return readExactly(this.fh, start, entry.size, what)
+    }
     if (entry.method === 8) {
       const packed = await readExactly(this.fh, start, entry.compressedSize, what)
       let out: Uint8Array

@@ -1,8 +1,6 @@
 /** Test helpers: a tiny pickle assembler and zip writer for hand-made checkpoints. */
 import {deflateRawSync} from 'node:zlib'
 
-import {expect} from 'vitest'
-
 import {CheckpointError} from '../../src/checkpoint/index.js'
 
 type Part = number | number[] | Uint8Array | string
@@ -147,8 +145,9 @@ export async function rejection(p: Promise<unknown>): Promise<CheckpointError> {
   try {
     await p
   } catch (err) {
-    expect(err).toBeInstanceOf(CheckpointError)
-    return err as CheckpointError
+    // No vitest import here, so that scripts (hostile-files.ts) can use these helpers outside a test run.
+    if (!(err instanceof CheckpointError)) throw new Error(`expected a CheckpointError, got ${String((err as Error)?.stack ?? err)}`)
+    return err
   }
   throw new Error('expected readCheckpoint to fail')
 }

