@@ -32,6 +32,16 @@ export class PickleTruncatedError extends CheckpointError {
 }
 
 const MAX_PROTOCOL = 5
+
+/**
+ * The largest integer a checkpoint may hold, in bytes (LONG1/LONG4) and in decimal digits (INT/LONG text
+ * opcodes; CPython's own default limit for int/str conversion). Epochs, step counts and seeds need a few bytes;
+ * a megabyte integer only costs time.
+ */
+export const MAX_INT_BYTES = 2048
+export const MAX_INT_DIGITS = 4300
+
+const HEX_BYTE = Array.from({length: 256}, (_, i) => i.toString(16).padStart(2, '0'))
 const utf8 = new TextDecoder('utf-8')
 const utf8Strict = new TextDecoder('utf-8', {fatal: true})
 
@@ -191,7 +201,7 @@ class Machine {
         case 0x46: { // FLOAT 'F' (text)
           const s = this.line()
           const v = Number(s)
-          if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) throw this.corrupt(`bad float ${JSON.stringify(s)}`)
+          if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) throw this.corrupt(`bad float ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)}`)
           this.push(v)
           break
         }
@@ -354,18 +364,33 @@ class Machine {
 
   // --- helpers -------------------------------------------------------------------------------------------
 
+  private tooLarge(what: string): CheckpointError {
+    return new CheckpointError('limit', `${this.source}: ${what} (opcode at offset ${this.opStart}); a checkpoint's integers are at most ${MAX_INT_BYTES} bytes (${MAX_INT_DIGITS} digits)`)
+  }
+
+  /** A little-endian two's complement integer of `n` bytes, in time linear in `n`. */
   private long(n: number): number | bigint {
     if (n === 0) return 0
+    if (n > MAX_INT_BYTES) throw this.tooLarge(`the pickle holds an integer of ${n} bytes`)
     const b = this.bytes(n)
-    let v = 0n
-    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!)
+    if (n <= 6) {
+      let x = 0
+      for (let i = n - 1; i >= 0; i--) x = x * 256 + b[i]!
+      return b[n - 1]! & 0x80 ? x - 2 ** (8 * n) : x
+    }
+    let hex = ''
+    for (let i = n - 1; i >= 0; i--) hex += HEX_BYTE[b[i]!]
+    let v = BigInt(`0x${hex}`)
     if (b[n - 1]! & 0x80) v -= 1n << BigInt(8 * n)
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
   }
 
   private parseInt(s: string): number | bigint {
-    if (!/^[+-]?\d+$/.test(s.trim())) throw this.corrupt(`bad integer ${JSON.stringify(s)}`)
-    const v = BigInt(s.trim())
+    const t = s.trim()
+    if (t.length > MAX_INT_DIGITS + 1) throw this.tooLarge(`the pickle holds an integer of ${t.replace(/^[+-]/, '').length} digits`)
+    if (!/^[+-]?\d+$/.test(t)) throw this.corrupt(`bad integer ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)}`)
+    if (t.replace(/^[+-]/, '').length > MAX_INT_DIGITS) throw this.tooLarge(`the pickle holds an integer of ${t.length - 1} digits`)
+    const v = BigInt(t)
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
   }
 

@@ -110,7 +110,7 @@ export function long4Zip(payload = 1 << 20): Buffer {
 
 /** A text LONG opcode ('L') of `digits` decimal digits. */
 export function textLongZip(digits = 1 << 20): Buffer {
-  return zipOf([{name: 'a/data.pkl', data: Buffer.concat([Buffer.from('\x80\x02L'), Buffer.alloc(digits, '7'), Buffer.from('L\n.')])}])
+  return zipOf([{name: 'a/data.pkl', data: Buffer.concat([Buffer.from([0x80, 0x02, 0x4c]), Buffer.alloc(digits, '7'), Buffer.from('L\n.')])}])
 }
 
 // --- 3: memory amplification through allowed globals -----------------------------------------------------------
@@ -211,7 +211,7 @@ export const CORPUS: {file: string; build: () => Uint8Array; code: string; messa
 ]
 
 function textLongZipPickle(): Buffer {
-  return Buffer.concat([Buffer.from('\x80\x02L'), Buffer.alloc(1 << 20, '7'), Buffer.from('L\n.')])
+  return Buffer.concat([Buffer.from([0x80, 0x02, 0x4c]), Buffer.alloc(1 << 20, '7'), Buffer.from('L\n.')])
 }
 
 function amplifyingBuildPickle(): Buffer {

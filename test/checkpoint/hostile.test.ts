@@ -99,6 +99,7 @@ async function convertInChild(file: string, out: string, limitMs = 60_000): Prom
 describe('poster convert on hostile checkpoints', () => {
   const cases: [string, () => Uint8Array, RegExp][] = [
     ['size-2g', () => H.patchedRecordSize(0x80000000), /is stored uncompressed.*2147483648 bytes uncompressed and 216 bytes stored/],
+    ['long4', () => H.long4Zip(1 << 20), /integer of 1048576 bytes .*at most 2048 bytes/],
   ]
   it.each(cases)('%s: exit 1 with the reader\'s message, nothing written', async (name, build, message) => {
     const file = save(`${name}.pth`, build())
@@ -108,5 +109,17 @@ describe('poster convert on hostile checkpoints', () => {
     expect(r.json.error!.exitCode).toBe(1)
     expect(r.json.error!.message).toMatch(message)
     expect(readdirSync(dir).filter((f) => f.includes(`${name}.onnx`))).toEqual([])
+  })
+})
+
+describe('2: huge integers', () => {
+  it('a LONG4 with a 1 MiB payload (it hung convert for minutes) and a million-digit text LONG are refused at once', async () => {
+    const long4 = save('long4.pth', H.long4Zip(1 << 20))
+    const text = save('text-long.pth', H.textLongZip(1 << 20))
+    const lines = await readInChild([long4, text], 20_000) // it ran for minutes: 20 s is a hang guard, not a timing
+    expect(refused(lines, long4, 'limit')).toMatch(
+      /record 'a\/data\.pkl': the pickle holds an integer of 1048576 bytes \(opcode at offset 2\); a checkpoint's integers are at most 2048 bytes \(4300 digits\)/,
+    )
+    expect(refused(lines, text, 'limit')).toMatch(/the pickle holds an integer of 1048576 digits \(opcode at offset 2\)/)
   })
 })
