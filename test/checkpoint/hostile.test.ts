@@ -13,6 +13,8 @@ import {fileURLToPath} from 'node:url'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import type {HostTensor} from '../../src/tensor.js'
+
 import * as H from './hostile-files.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -100,6 +102,7 @@ describe('poster convert on hostile checkpoints', () => {
   const cases: [string, () => Uint8Array, RegExp][] = [
     ['size-2g', () => H.patchedRecordSize(0x80000000), /is stored uncompressed.*2147483648 bytes uncompressed and 216 bytes stored/],
     ['long4', () => H.long4Zip(1 << 20), /integer of 1048576 bytes .*at most 2048 bytes/],
+    ['amplify', () => H.amplifyingZip(), /the last one builtins\.list\) would iterate or create more than \d+ elements/],
   ]
   it.each(cases)('%s: exit 1 with the reader\'s message, nothing written', async (name, build, message) => {
     const file = save(`${name}.pth`, build())
@@ -121,5 +124,54 @@ describe('2: huge integers', () => {
       /record 'a\/data\.pkl': the pickle holds an integer of 1048576 bytes \(opcode at offset 2\); a checkpoint's integers are at most 2048 bytes \(4300 digits\)/,
     )
     expect(refused(lines, text, 'limit')).toMatch(/the pickle holds an integer of 1048576 digits \(opcode at offset 2\)/)
+  })
+})
+
+describe('3: pickles that multiply their data through allowed globals', () => {
+  it('list(x) of a 100k-element list, 100k times (700 KB; it ran out of heap at 4.3 GB), and the same through tuple, set and BUILD, stop at the work budget', async () => {
+    const list = save('amplify-list.pth', H.amplifyingZip(100_000, 100_000))
+    const tuple = save('amplify-tuple.pth', H.amplifyingZip(100_000, 100_000, ['builtins', 'tuple']))
+    const set = save('amplify-set.pth', H.amplifyingZip(100_000, 100_000, ['builtins', 'frozenset']))
+    const dict = save('amplify-odict.pth', H.amplifyingZip(100_000, 100_000, ['collections', 'OrderedDict']))
+    const build = save('amplify-build.pth', H.amplifyingBuildZip(100_000, 100_000))
+    const lines = await readInChild([list, tuple, set, dict, build])
+    const size = H.amplifyingPickle(100_000, 100_000).length
+    expect(size).toBe(700_028)
+    expect(refused(lines, list, 'limit')).toMatch(
+      new RegExp(`record 'a/data\\.pkl': the pickle's calls \\(the last one builtins\\.list\\) would iterate or create more than ${2 ** 20 + 8 * size} elements, ` +
+        `the budget for a pickle of ${size} bytes \\(1048576 \\+ 8 per byte\\)`),
+    )
+    expect(refused(lines, tuple, 'limit')).toMatch(/the last one builtins\.tuple\) would iterate or create more than \d+ elements/)
+    expect(refused(lines, set, 'limit')).toMatch(/the last one builtins\.frozenset\)/)
+    // OrderedDict(x) of a list of Nones is not a list of pairs: refused as corrupt on the first call, before any work.
+    expect(refused(lines, dict, 'corrupt')).toMatch(/collections\.OrderedDict: expected \(key, value\) pairs, found None/)
+    expect(refused(lines, build, 'limit')).toMatch(/the last one BUILD of a __main__\.Meter object\) would iterate or create more than/)
+  })
+
+  it('real checkpoint pickles need less than one element of work per byte', async () => {
+    const {unpickle} = await import('../../src/checkpoint/unpickle.js')
+    const {storageFromPid} = await import('../../src/checkpoint/globals.js')
+    const {ZipArchive} = await import('../../src/checkpoint/zip.js')
+    const {releasedCheckpoint, torchSave} = await import('../helpers/torch-save.js')
+    const {posterManifest} = await import('../../src/poster/deterministic-weights.js')
+    const {open} = await import('node:fs/promises')
+    // torch's own output (RecorderMeter objects with numpy arrays, an optimizer dict), and the released POSTER++
+    // layout with every one of its 747 keys (tensors of the real rank, one element each), read with a budget of
+    // one element per byte of pickle and no floor.
+    const released = join(dir, 'released-layout.pth')
+    const tiny = posterManifest(7).map((e) => [e.key, {dtype: 'float32' as const, shape: e.shape.map(() => 1), data: new Float32Array(1)}] as [string, HostTensor])
+    torchSave(released, releasedCheckpoint(tiny, {epoch: 200, bestAcc: 92.21}))
+    for (const path of [fileURLToPath(new URL('../fixtures/torch/checkpoint-zip.pth', import.meta.url)), released]) {
+      const fh = await open(path, 'r')
+      try {
+        const zip = await ZipArchive.open(fh, (await fh.stat()).size)
+        const name = [...zip.entries.keys()].find((n) => n.endsWith('/data.pkl'))!
+        const pkl = await zip.read(zip.entries.get(name)!)
+        const {value} = unpickle(pkl, {persistentLoad: (pid) => storageFromPid(pid).storage, workBudget: pkl.length})
+        expect((value as Map<string, unknown>).has('state_dict'), path).toBe(true)
+      } finally {
+        await fh.close()
+      }
+    }
   })
 })
