@@ -50,7 +50,17 @@ export function str(s: string): number[] {
 export function int(n: number): number[] {
   if (n >= 0 && n < 256) return [OP.BININT1, n]
   if (n >= 0 && n < 65536) return [OP.BININT2, ...le16(n)]
-  return [OP.BININT, ...le32(n)]
+  if (n >= -(2 ** 31) && n < 2 ** 31) return [OP.BININT, ...le32(n)]
+  // LONG1: little-endian two's complement, as few bytes as the sign allows.
+  const out: number[] = []
+  let v = BigInt(n)
+  for (;;) {
+    const byte = Number(v & 0xffn)
+    out.push(byte)
+    v >>= 8n
+    if ((v === 0n && !(byte & 0x80)) || (v === -1n && byte & 0x80)) break
+  }
+  return [OP.LONG1, out.length, ...out]
 }
 
 export function global(module: string, name: string): number[] {

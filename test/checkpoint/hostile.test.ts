@@ -102,6 +102,7 @@ describe('poster convert on hostile checkpoints', () => {
   const cases: [string, () => Uint8Array, RegExp][] = [
     ['size-2g', () => H.patchedRecordSize(0x80000000), /is stored uncompressed.*2147483648 bytes uncompressed and 216 bytes stored/],
     ['long4', () => H.long4Zip(1 << 20), /integer of 1048576 bytes .*at most 2048 bytes/],
+    ['stride0', () => H.strideZeroZip(), /tensor 'w0' has 268435455 elements.*at most 67108864 per tensor/],
     ['amplify', () => H.amplifyingZip(), /the last one builtins\.list\) would iterate or create more than \d+ elements/],
   ]
   it.each(cases)('%s: exit 1 with the reader\'s message, nothing written', async (name, build, message) => {
@@ -173,5 +174,31 @@ describe('3: pickles that multiply their data through allowed globals', () => {
         await fh.close()
       }
     }
+  })
+})
+
+describe('4: views far larger than their storage', () => {
+  it('8 stride-0 tensors of 268435455 elements over 4 elements (1 KB; it took 8.4 GB), many smaller expanded views, and a storage claiming 2^40 elements are refused before anything is allocated', async () => {
+    const stride0 = save('stride0.pth', H.strideZeroZip(8, 268435455))
+    const many = save('many-expanded.pth', H.manyExpandedZip(64, 1 << 24))
+    const claim = save('claim.pth', H.hugeStorageClaimZip())
+    const lines = await readInChild([stride0, many, claim])
+    expect(refused(lines, stride0, 'limit')).toMatch(
+      /tensor 'w0' has 268435455 elements \(shape \[268435455\], stride \[0\], over a storage of 4\); this reader takes at most 67108864 per tensor/,
+    )
+    expect(refused(lines, many, 'limit')).toMatch(
+      /the state dict's 64 tensors would take 4294967296 bytes, more than their storages hold \(256 bytes\) by over 67108864: views that repeat elements/,
+    )
+    expect(refused(lines, claim, 'corrupt')).toMatch(/tensor 'w' does not fit its storage 0: the storage should hold 1099511627776 float32 elements but its record has 16 bytes/)
+  })
+
+  it('a modest stride-0 view (a broadcast buffer) is still read, its values repeated', async () => {
+    const {readCheckpoint} = await import('../../src/checkpoint/index.js')
+    const path = save('broadcast.pth', H.manyExpandedZip(1, 1 << 20))
+    const ck = await readCheckpoint(path)
+    const t = ck.stateDict.get('w0')!
+    expect(t.shape).toEqual([1024, 1024])
+    expect(t.data.length).toBe(1 << 20)
+    expect((t.data as Float32Array).every((x) => x === 0)).toBe(true)
   })
 })
