@@ -103,6 +103,7 @@ describe('poster convert on hostile checkpoints', () => {
     ['size-2g', () => H.patchedRecordSize(0x80000000), /is stored uncompressed.*2147483648 bytes uncompressed and 216 bytes stored/],
     ['long4', () => H.long4Zip(1 << 20), /integer of 1048576 bytes .*at most 2048 bytes/],
     ['stride0', () => H.strideZeroZip(), /tensor 'w0' has 268435455 elements.*at most 67108864 per tensor/],
+    ['zip-bomb', () => H.zipBomb(3, 1024), /record 'a\/data\/\d' declares 1073741824 bytes .*a zip bomb/],
     ['amplify', () => H.amplifyingZip(), /the last one builtins\.list\) would iterate or create more than \d+ elements/],
   ]
   it.each(cases)('%s: exit 1 with the reader\'s message, nothing written', async (name, build, message) => {
@@ -200,5 +201,32 @@ describe('4: views far larger than their storage', () => {
     expect(t.shape).toEqual([1024, 1024])
     expect(t.data.length).toBe(1 << 20)
     expect((t.data as Float32Array).every((x) => x === 0)).toBe(true)
+  })
+})
+
+describe('5: zip bombs', () => {
+  it('3 records of 1 GiB of zeros (3 MB; it inflated 3 GiB, 9.5 GB peak), a record inflating past its declared size, and an impossible ratio stop at the limit', async () => {
+    const bomb = save('bomb.pth', H.zipBomb(3, 1024))
+    const lying = save('lying.pth', H.pickleBomb(1024, 4096))
+    const ratio = save('ratio.pth', H.pickleBomb(1, 0xfffffff0))
+    const partly = save('partly.pth', H.zipBomb(3, 32))
+    const lines = await readInChild([bomb, lying, ratio, partly])
+    const size = H.zipBomb(3, 1024).length
+    const budget = 64 * 2 ** 20 + 16 * size
+    expect(refused(lines, bomb, 'limit')).toMatch(
+      new RegExp(`record 'a/data/\\d' declares 1073741824 bytes decompressed from \\d+: more than this reader inflates from a ${size}-byte file ` +
+        `\\(${budget} bytes in all: 67108864 \\+ 16 per byte of file\\); a zip bomb`),
+    )
+    expect(refused(lines, lying, 'corrupt')).toMatch(/record 'a\/data\.pkl' decompresses to more than the 4096 bytes it declares/)
+    expect(refused(lines, ratio, 'corrupt')).toMatch(/record 'a\/data\.pkl' declares 4294967280 bytes decompressed from \d+ bytes, which deflate cannot do \(it expands data at most 1032 times\)/)
+    // Two records of 32 MiB fit the budget of a 100 KB file, the third does not.
+    expect(refused(lines, partly, 'limit')).toMatch(/record 'a\/data\/\d' declares 33554432 bytes .*, 67108864 already inflated\); a zip bomb/)
+  })
+
+  it('an honest deflated checkpoint within the budget is read', async () => {
+    const {readCheckpoint} = await import('../../src/checkpoint/index.js')
+    const ck = await readCheckpoint(save('small-zeros.pth', H.zipBomb(2, 16)))
+    expect([...ck.stateDict.keys()]).toEqual(['w0', 'w1'])
+    expect(Array.from(ck.stateDict.get('w1')!.data as Float32Array)).toEqual([0, 0, 0, 0])
   })
 })
