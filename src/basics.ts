@@ -1,12 +1,14 @@
 /**
  * The few things every layer uses, at the ground floor of the house (no imports of poster's own):
  * - the model's input size (POSTER++ and every model poster runs take [N, 3, 224, 224]);
- * - crash-safe file writes (readers see the old content or the new, never a mix);
+ * - crash-safe file writes (readers see the old content or the new, never a mix), and the removal of the
+ *   temporary files a killed writer leaves behind;
  * - a file's SHA-256 (models and checkpoints are identified by it).
  */
 import {createHash, randomBytes} from 'node:crypto'
 import {createReadStream, promises as fsp, constants as fsc} from 'node:fs'
 import * as fs from 'node:fs'
+import {hostname} from 'node:os'
 import * as path from 'node:path'
 
 /** Height and width of the model input: POSTER++'s 224×224 crops. */
@@ -22,10 +24,81 @@ export async function sha256File(file: string | Buffer, opts: {signal?: AbortSig
   return hash.digest('hex')
 }
 
-function tempNameFor(target: string): string {
+/** 8 hex digits naming this host in temporary file names (a shared folder may be written from several hosts). */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8)
+
+/**
+ * The temporary file a crash-safe write of `target` goes through, in the same folder:
+ * `.<name>.<pid>-<host tag>.<random>.tmp`. The pid and host say whose it is, so a file left by a killed run can
+ * be told from one being written (removeStaleTemps).
+ */
+export function tempFileFor(target: string): string {
   const dir = path.dirname(target)
   const base = path.basename(target)
-  return path.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  return path.join(dir, `.${base}.${process.pid}-${HOST_TAG}.${randomBytes(6).toString('hex')}.tmp`)
+}
+
+/** Temporary files of poster's writes: this version's (pid and host) and earlier ones' (`.<name>.<pid>.<digits or hex>.tmp`). */
+const TEMP_NAME = /^\.(.+)\.(\d+)-([0-9a-f]{8})\.[0-9a-f]+\.tmp$/
+const OLD_TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/
+
+/** What a temporary file's name says: the file it was to become, and who was writing it (host unknown for old names). */
+export function parseTempName(name: string): {target: string; pid: number; host?: string} | undefined {
+  const m = TEMP_NAME.exec(name)
+  if (m) return {target: m[1]!, pid: Number(m[2]), host: m[3]!}
+  const o = OLD_TEMP_NAME.exec(name)
+  return o ? {target: o[1]!, pid: Number(o[2])} : undefined
+}
+
+/**
+ * A temporary file not written for this long is left by a dead run, whoever wrote it: a live writer streams into
+ * it continuously (a model is written in seconds), so an hour without a change means nobody is writing.
+ */
+export const STALE_TEMP_MS = 60 * 60 * 1000
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Whether a temporary file (by its name and modification time) was left by a run that is gone: written on this
+ * host by a process that no longer exists, or (other hosts, earlier versions' names) not modified for STALE_TEMP_MS.
+ */
+export function isStaleTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
+  const owner = parseTempName(name)
+  if (!owner) return false
+  if (now - mtimeMs > STALE_TEMP_MS) return true
+  return owner.host === HOST_TAG && owner.pid !== process.pid && !processAlive(owner.pid)
+}
+
+/**
+ * Remove the temporary files in `dir` that runs killed while writing left behind (see isStaleTemp): those of
+ * `target` only when given (a user's folder: only names poster made for that file), else all of them (a folder
+ * that is poster's own, such as the model cache). Files being written are left alone. Returns what was removed;
+ * a folder that cannot be read removes nothing.
+ */
+export async function removeStaleTemps(dir: string, opts: {target?: string; now?: number} = {}): Promise<{path: string; bytes: number}[]> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[])
+  const removed: {path: string; bytes: number}[] = []
+  for (const name of names) {
+    const owner = parseTempName(name)
+    if (!owner || (opts.target !== undefined && owner.target !== path.basename(opts.target))) continue
+    const file = path.join(dir, name)
+    const st = await fsp.lstat(file).catch(() => undefined)
+    if (!st?.isFile() || !isStaleTemp(name, st.mtimeMs, opts.now)) continue
+    try {
+      await fsp.unlink(file)
+      removed.push({path: file, bytes: st.size})
+    } catch {
+      // Removed meanwhile by another run, or not ours to remove: nothing to do.
+    }
+  }
+  return removed
 }
 
 /** fsync a directory so a rename inside it is durable; best effort (not possible on every platform). */
@@ -47,7 +120,7 @@ async function fsyncDir(dir: string): Promise<void> {
  * On error the temporary file is removed and the target is left as it was.
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tempNameFor(target)
+  const tmp = tempFileFor(target)
   let handle: fsp.FileHandle | undefined
   try {
     handle = await fsp.open(tmp, 'wx', 0o644)
@@ -66,7 +139,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
 
 /** Synchronous writeFileAtomic, for exit handlers and other places that cannot await. */
 export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
-  const tmp = tempNameFor(target)
+  const tmp = tempFileFor(target)
   let fd: number | undefined
   try {
     fd = fs.openSync(tmp, 'wx', 0o644)

@@ -13,6 +13,11 @@ export type CheckpointErrorCode =
   | 'unsupported'
   /** A valid checkpoint without anything that looks like a model state_dict. */
   | 'no-state-dict'
+  /**
+   * The file asks for more than any checkpoint needs (a zip bomb, a megabyte integer, a pickle that multiplies
+   * its data, views far larger than their storage). Reading stopped at the limit, before the memory was taken.
+   */
+  | 'limit'
   /** The file could not be opened or read. */
   | 'io'
 

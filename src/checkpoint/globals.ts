@@ -84,6 +84,38 @@ function corrupt(message: string): CheckpointError {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Work accounting
+
+/**
+ * Every element an allowed global iterates, copies or creates is counted here, so that a pickle cannot turn a
+ * few bytes into gigabytes (`list(x)` of one big memoised list, a hundred thousand times). The unpickler installs
+ * its meter for the duration of a run (unpickling is synchronous, and nothing in it unpickles again).
+ */
+let meter: (units: number) => void = () => {}
+
+export function withWorkMeter<T>(m: (units: number) => void, fn: () => T): T {
+  const previous = meter
+  meter = m
+  try {
+    return fn()
+  } finally {
+    meter = previous
+  }
+}
+
+function spend(units: number): void {
+  meter(units)
+}
+
+/** Shallow size of a value, the work of iterating or copying it once. */
+export function shallowSize(v: unknown): number {
+  if (typeof v === 'string' || Array.isArray(v)) return v.length
+  if (v instanceof Uint8Array) return v.length
+  if (v instanceof Map || v instanceof Set) return v.size
+  return 1
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Small argument helpers
 
 function asInt(v: unknown, what: string): number {
@@ -95,6 +127,7 @@ function asInt(v: unknown, what: string): number {
 
 function asIntList(v: unknown, what: string): number[] {
   if (!Array.isArray(v)) throw corrupt(`bad tensor description: ${what} should be a tuple of integers, found ${describe(v)}`)
+  spend(v.length)
   return v.map((x, i) => asInt(x, `${what}[${i}]`))
 }
 
@@ -115,6 +148,7 @@ export function describe(v: unknown): string {
 
 function iterItems(v: unknown, what: string): unknown[] {
   if (v === undefined || v === null) return []
+  spend(shallowSize(v))
   if (Array.isArray(v)) return v
   if (v instanceof Set) return [...v]
   if (v instanceof Map) return [...v.keys()]
@@ -126,6 +160,7 @@ function iterItems(v: unknown, what: string): unknown[] {
 function makeDict(pyClass: string, init?: unknown): PyDict {
   const d = new PyDict(pyClass)
   if (init instanceof Map) {
+    spend(init.size)
     for (const [k, v] of init) d.set(k, v)
   } else if (init !== undefined && init !== null) {
     for (const pair of iterItems(init, pyClass)) {
@@ -143,6 +178,7 @@ function toBytes(v: unknown, what: string): Uint8Array {
 }
 
 function latin1(s: string, what: string): Uint8Array {
+  spend(s.length)
   const out = new Uint8Array(s.length)
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
@@ -320,6 +356,7 @@ function bytesFrom(a: unknown[]): Uint8Array {
   const [src, enc] = a
   if (src === undefined) return new Uint8Array(0)
   if (typeof src === 'string') return encodeString(src, enc)
+  spend(shallowSize(src))
   if (src instanceof Uint8Array) return src.slice()
   if (Array.isArray(src)) return Uint8Array.from(src.map((x) => asInt(x, 'byte')))
   throw corrupt(`bytes: cannot convert ${describe(src)}`)
@@ -329,7 +366,10 @@ function encodeString(s: unknown, enc: unknown): Uint8Array {
   if (typeof s !== 'string') throw corrupt(`encode: expected a string, found ${describe(s)}`)
   const e = typeof enc === 'string' ? enc.toLowerCase().replace(/_/g, '-') : 'utf-8'
   if (e === 'latin1' || e === 'latin-1' || e === 'iso-8859-1' || e === 'ascii') return latin1(s, 'encode')
-  if (e === 'utf-8' || e === 'utf8') return new TextEncoder().encode(s)
+  if (e === 'utf-8' || e === 'utf8') {
+    spend(s.length)
+    return new TextEncoder().encode(s)
+  }
   throw new CheckpointError('unsupported', `unsupported string encoding ${JSON.stringify(enc)} in the pickle`)
 }
 

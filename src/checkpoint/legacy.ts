@@ -61,7 +61,7 @@ export async function readLegacy(fh: FileHandle, fileSize: number): Promise<Lega
   try {
     magic = await pickleAt(fh, fileSize, 0, 'magic number pickle')
   } catch (err) {
-    if (err instanceof CheckpointError && err.code === 'refused') throw err
+    if (err instanceof CheckpointError && (err.code === 'refused' || err.code === 'limit')) throw err
     throw new CheckpointError('not-a-checkpoint', `not a PyTorch checkpoint: the file starts like a Python pickle but does not begin with torch.save's magic number (${(err as Error).message})`)
   }
   if (magic.value !== MAGIC) {

@@ -14,7 +14,7 @@ import {readLegacy} from './legacy.js'
 import {PyObject, StorageRef, TensorRef} from './pyobjects.js'
 import {sniffFormat} from './sniff.js'
 import type {CheckpointFormat} from './sniff.js'
-import {byteSwapInPlace, materialize, scalarValue} from './tensors.js'
+import {MAX_EXPANSION_BYTES, byteSwapInPlace, checkView, materialize, scalarValue} from './tensors.js'
 import {unpickle} from './unpickle.js'
 import {ZipArchive, readExactly} from './zip.js'
 
@@ -205,13 +205,25 @@ export async function readCheckpoint(path: string, opts: ReadCheckpointOptions =
       return t
     }
 
+    // Every view checked against its storage before anything is read or allocated, and the views together
+    // may not take much more than the records they come from (stride-0 views repeat elements for free).
     let total = 0
+    let viewBytes = 0
     const counted = new Set<string>()
-    for (const {ref} of wanted) {
+    for (const {name, ref} of wanted) {
+      const recordBytes = source.byteLength(ref.storage)
+      viewBytes += checkView(ref, recordBytes, name) * ELEMENT_SIZE[ref.dtype]
       if (!counted.has(ref.storage.key)) {
         counted.add(ref.storage.key)
-        total += source.byteLength(ref.storage)
+        total += recordBytes
       }
+    }
+    if (viewBytes > total + MAX_EXPANSION_BYTES) {
+      throw new CheckpointError(
+        'limit',
+        `the state dict's ${wanted.length} tensors would take ${viewBytes} bytes, more than their storages hold (${total} bytes) ` +
+          `by over ${MAX_EXPANSION_BYTES}: views that repeat elements (stride 0, overlapping strides) that much are refused`,
+      )
     }
     const tensors = new Array<HostTensor>(wanted.length)
     let loaded = 0

@@ -12,8 +12,49 @@ interface IndexedArray {
   subarray(begin: number, end: number): IndexedArray
 }
 
-/** A sanity limit for one tensor (a broadcast view can describe far more elements than its storage holds). */
-const MAX_TENSOR_BYTES = 2 ** 32
+/**
+ * The most elements one tensor may have. POSTER++'s largest tensor has 12.8 million and its whole state dict
+ * 59 million; a stride-0 view of a 4-element storage can claim 268 million (a gigabyte each) from a few bytes.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 26
+
+/**
+ * How many bytes the materialised tensors may take beyond the storage records they come from (views that repeat
+ * elements: stride 0, overlapping strides). Views of real checkpoints repeat nothing, or very little.
+ */
+export const MAX_EXPANSION_BYTES = 2 ** 26
+
+/**
+ * Checks that `ref` describes a view `recordBytes` can back, before anything is read or allocated: the storage
+ * within its record, at most MAX_TENSOR_ELEMENTS elements, offsets and strides that stay inside the storage.
+ * Returns the view's element count.
+ */
+export function checkView(ref: TensorRef, recordBytes: number, name: string): number {
+  const {dtype, shape, stride} = ref
+  const es = ELEMENT_SIZE[dtype]
+  const storage = ref.storage
+  const n = numel(shape)
+  const bad = (why: string) =>
+    new CheckpointError('corrupt', `tensor '${name}' does not fit its storage ${storage.key}: ${why}`)
+  if (storage.elementOffset + storage.numel > Math.floor(recordBytes / es)) {
+    throw bad(`the storage should hold ${storage.elementOffset + storage.numel} ${dtype} elements but its record has ${recordBytes} bytes`)
+  }
+  if (n === 0) return 0
+  if (n > MAX_TENSOR_ELEMENTS) {
+    throw new CheckpointError(
+      'limit',
+      `tensor '${name}' has ${n} elements (shape [${shape.join(', ')}], stride [${stride.join(', ')}], over a storage of ${storage.numel}); ` +
+        `this reader takes at most ${MAX_TENSOR_ELEMENTS} per tensor (a POSTER++ state dict holds 59 million in all, 12.8 million in its largest tensor)`,
+    )
+  }
+  if (ref.storageOffset < 0 || stride.some((s) => s < 0)) throw bad('negative offset or stride')
+  let last = ref.storageOffset
+  for (let d = 0; d < shape.length; d++) last += (shape[d]! - 1) * stride[d]!
+  if (last >= storage.numel) {
+    throw bad(`the view (offset ${ref.storageOffset}, size [${shape.join(', ')}], stride [${stride.join(', ')}]) reaches element ${last} of ${storage.numel}`)
+  }
+  return n
+}
 
 function isRowMajor(shape: readonly number[], stride: readonly number[]): boolean {
   let expected = 1
@@ -33,21 +74,9 @@ export function materialize(ref: TensorRef, record: Uint8Array, name: string): H
   const {dtype, shape, stride} = ref
   const es = ELEMENT_SIZE[dtype]
   const storage = ref.storage
-  const n = numel(shape)
   const recordElems = Math.floor(record.byteLength / es)
-  const bad = (why: string) =>
-    new CheckpointError('corrupt', `tensor '${name}' does not fit its storage ${storage.key}: ${why}`)
-  if (storage.elementOffset + storage.numel > recordElems) {
-    throw bad(`the storage should hold ${storage.elementOffset + storage.numel} ${dtype} elements but its record has ${record.byteLength} bytes`)
-  }
+  const n = checkView(ref, record.byteLength, name)
   if (n === 0) return {dtype, shape: [...shape], data: allocTyped(dtype, 0)}
-  if (n * es > MAX_TENSOR_BYTES) throw bad(`the view has ${n} elements (${n * es} bytes), more than this reader accepts`)
-  if (ref.storageOffset < 0 || stride.some((s) => s < 0)) throw bad('negative offset or stride')
-  let last = ref.storageOffset
-  for (let d = 0; d < shape.length; d++) last += (shape[d]! - 1) * stride[d]!
-  if (last >= storage.numel) {
-    throw bad(`the view (offset ${ref.storageOffset}, size [${shape.join(', ')}], stride [${stride.join(', ')}]) reaches element ${last} of ${storage.numel}`)
-  }
   const start = storage.elementOffset + ref.storageOffset
   const contiguous = isRowMajor(shape, stride)
   if (contiguous && start === 0 && n === recordElems && record.byteOffset % es === 0) {

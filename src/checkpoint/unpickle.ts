@@ -6,7 +6,9 @@
  * error naming the global. Persistent ids (how torch.save refers to tensor storages) go to a callback.
  */
 import {CheckpointError} from './errors.js'
-import {buildNumpyArray, buildNumpyDtype, callGlobal, describe, instantiate, resolveGlobal, AllowedCallable, refusal} from './globals.js'
+import {
+  buildNumpyArray, buildNumpyDtype, callGlobal, describe, instantiate, resolveGlobal, shallowSize, withWorkMeter, AllowedCallable, refusal,
+} from './globals.js'
 import {NumpyArray, NumpyDType, PyDict, PyGlobal, PyObject, TensorRef} from './pyobjects.js'
 
 export interface UnpickleOptions {
@@ -16,6 +18,11 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown
   /** Name of the pickle in error messages, e.g. 'archive/data.pkl'. */
   source?: string
+  /**
+   * Elements the pickle's calls (REDUCE, NEWOBJ, BUILD, ...) may iterate, copy or create, in all; default
+   * WORK_FLOOR + WORK_PER_BYTE × the pickle's size. Past it the pickle is refused ('limit').
+   */
+  workBudget?: number
 }
 
 export interface UnpickleResult {
@@ -32,6 +39,24 @@ export class PickleTruncatedError extends CheckpointError {
 }
 
 const MAX_PROTOCOL = 5
+
+/**
+ * The largest integer a checkpoint may hold, in bytes (LONG1/LONG4) and in decimal digits (INT/LONG text
+ * opcodes; CPython's own default limit for int/str conversion). Epochs, step counts and seeds need a few bytes;
+ * a megabyte integer only costs time.
+ */
+export const MAX_INT_BYTES = 2048
+export const MAX_INT_DIGITS = 4300
+
+/**
+ * The work budget: a pickle that describes its data once does a few units of work per byte (a numpy array's
+ * bytes are copied once, a dict's items once); one that multiplies its data (`list(x)` of a big memoised list,
+ * over and over) is refused long before it takes the memory.
+ */
+export const WORK_FLOOR = 1 << 20
+export const WORK_PER_BYTE = 8
+
+const HEX_BYTE = Array.from({length: 256}, (_, i) => i.toString(16).padStart(2, '0'))
 const utf8 = new TextDecoder('utf-8')
 const utf8Strict = new TextDecoder('utf-8', {fatal: true})
 
@@ -47,11 +72,28 @@ class Machine {
   private memo = new Map<number, unknown>()
   private readonly source: string
   private opStart = 0
+  private readonly workBudget: number
+  private work = 0
+  /** What the current opcode runs, for the budget's message. */
+  private doing = ''
 
   constructor(private readonly data: Uint8Array, private readonly options: UnpickleOptions) {
     this.pos = options.offset ?? 0
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength)
     this.source = options.source ?? 'pickle'
+    this.workBudget = options.workBudget ?? WORK_FLOOR + WORK_PER_BYTE * (data.length - this.pos)
+  }
+
+  private spend = (units: number): void => {
+    this.work += units
+    if (this.work > this.workBudget) {
+      throw new CheckpointError(
+        'limit',
+        `${this.source}: the pickle's calls (the last one ${this.doing}) would iterate or create more than ${this.workBudget} elements, ` +
+          `the budget for a pickle of ${this.data.length - (this.options.offset ?? 0)} bytes (${WORK_FLOOR} + ${WORK_PER_BYTE} per byte); ` +
+          `a checkpoint's pickle describes its data once, this one multiplies it (opcode at offset ${this.opStart})`,
+      )
+    }
   }
 
   // --- reading -------------------------------------------------------------------------------------------
@@ -144,6 +186,10 @@ class Machine {
   // --- main loop -----------------------------------------------------------------------------------------
 
   run(): UnpickleResult {
+    return withWorkMeter(this.spend, () => this.loop())
+  }
+
+  private loop(): UnpickleResult {
     for (;;) {
       this.opStart = this.pos
       const op = this.u8()
@@ -191,7 +237,7 @@ class Machine {
         case 0x46: { // FLOAT 'F' (text)
           const s = this.line()
           const v = Number(s)
-          if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) throw this.corrupt(`bad float ${JSON.stringify(s)}`)
+          if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) throw this.corrupt(`bad float ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)}`)
           this.push(v)
           break
         }
@@ -305,12 +351,14 @@ class Machine {
         case 0x52: { // REDUCE 'R'
           const args = this.pop()
           const f = this.pop()
+          this.doing = describe(f)
           this.push(callGlobal(f, args))
           break
         }
         case 0x81: { // NEWOBJ
           const args = this.pop()
           const cls = this.pop()
+          this.doing = `NEWOBJ of ${describe(cls)}`
           this.push(instantiate(cls, args))
           break
         }
@@ -318,6 +366,8 @@ class Machine {
           const kwargs = this.pop()
           const args = this.pop()
           const cls = this.pop()
+          this.doing = `NEWOBJ_EX of ${describe(cls)}`
+          this.spend(shallowSize(kwargs))
           this.push(instantiate(cls, args, kwargs))
           break
         }
@@ -325,17 +375,20 @@ class Machine {
           const module = this.line()
           const name = this.line()
           const cls = resolveGlobal(module, name)
+          this.doing = `INST of ${describe(cls)}`
           this.push(this.oldStyleInstance(cls, this.popMark()))
           break
         }
         case 0x6f: { // OBJ 'o'
           const items = this.popMark()
           if (items.length === 0) throw this.corrupt('OBJ without a class')
+          this.doing = `OBJ of ${describe(items[0])}`
           this.push(this.oldStyleInstance(items[0], items.slice(1)))
           break
         }
         case 0x62: { // BUILD 'b'
           const state = this.pop()
+          this.doing = `BUILD of ${describe(this.top())}`
           this.build(this.top(), state)
           break
         }
@@ -354,18 +407,33 @@ class Machine {
 
   // --- helpers -------------------------------------------------------------------------------------------
 
+  private tooLarge(what: string): CheckpointError {
+    return new CheckpointError('limit', `${this.source}: ${what} (opcode at offset ${this.opStart}); a checkpoint's integers are at most ${MAX_INT_BYTES} bytes (${MAX_INT_DIGITS} digits)`)
+  }
+
+  /** A little-endian two's complement integer of `n` bytes, in time linear in `n`. */
   private long(n: number): number | bigint {
     if (n === 0) return 0
+    if (n > MAX_INT_BYTES) throw this.tooLarge(`the pickle holds an integer of ${n} bytes`)
     const b = this.bytes(n)
-    let v = 0n
-    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!)
+    if (n <= 6) {
+      let x = 0
+      for (let i = n - 1; i >= 0; i--) x = x * 256 + b[i]!
+      return b[n - 1]! & 0x80 ? x - 2 ** (8 * n) : x
+    }
+    let hex = ''
+    for (let i = n - 1; i >= 0; i--) hex += HEX_BYTE[b[i]!]
+    let v = BigInt(`0x${hex}`)
     if (b[n - 1]! & 0x80) v -= 1n << BigInt(8 * n)
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
   }
 
   private parseInt(s: string): number | bigint {
-    if (!/^[+-]?\d+$/.test(s.trim())) throw this.corrupt(`bad integer ${JSON.stringify(s)}`)
-    const v = BigInt(s.trim())
+    const t = s.trim()
+    if (t.length > MAX_INT_DIGITS + 1) throw this.tooLarge(`the pickle holds an integer of ${t.replace(/^[+-]/, '').length} digits`)
+    if (!/^[+-]?\d+$/.test(t)) throw this.corrupt(`bad integer ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)}`)
+    if (t.replace(/^[+-]/, '').length > MAX_INT_DIGITS) throw this.tooLarge(`the pickle holds an integer of ${t.length - 1} digits`)
+    const v = BigInt(t)
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
   }
 
@@ -385,7 +453,8 @@ class Machine {
     if (Array.isArray(target)) {
       for (const x of items) target.push(x)
     } else if (target instanceof PyObject) {
-      ;(target.listItems ??= []).push(...items)
+      const list = (target.listItems ??= [])
+      for (const x of items) list.push(x)
     } else if (target instanceof Set) {
       for (const x of items) target.add(x)
     } else {
@@ -404,8 +473,12 @@ class Machine {
 
   private build(inst: unknown, state: unknown): void {
     if (inst instanceof PyObject) {
-      if (inst.state instanceof Map && state instanceof Map) for (const [k, v] of state) inst.state.set(k, v)
-      else inst.state = state
+      if (inst.state instanceof Map && state instanceof Map) {
+        this.spend(state.size)
+        for (const [k, v] of state) inst.state.set(k, v)
+      } else {
+        inst.state = state
+      }
     } else if (inst instanceof NumpyArray) {
       buildNumpyArray(inst, state)
     } else if (inst instanceof NumpyDType) {

@@ -23,12 +23,18 @@ export interface ZipEntry {
   localHeaderOffset: number
 }
 
+/** The most bytes one fs read asks for: node's fs.read takes a 32-bit length (2 GiB or more aborts the process). */
+const MAX_READ = 1 << 30
+
 /** Reads exactly `length` bytes at `position` into a new, 8-byte aligned buffer; short reads are errors. */
 export async function readExactly(fh: FileHandle, position: number, length: number, what: () => string): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(position) || position < 0) {
+    throw new CheckpointError('corrupt', `${what()} has an impossible position or size (${length} bytes at offset ${position})`)
+  }
   const out = new Uint8Array(new ArrayBuffer(length))
   let done = 0
   while (done < length) {
-    const {bytesRead} = await fh.read(out, done, length - done, position + done)
+    const {bytesRead} = await fh.read(out, done, Math.min(length - done, MAX_READ), position + done)
     if (bytesRead === 0) {
       throw new CheckpointError('truncated', `the file is truncated: ${what()} needs bytes ${position}–${position + length} but the file ends at ${position + done}`)
     }
@@ -51,12 +57,28 @@ function u64(b: Uint8Array, o: number): number {
 
 const utf8 = new TextDecoder('utf-8')
 
+/** Deflate's largest possible expansion (258-byte matches of 1-2 bits each). */
+const MAX_DEFLATE_RATIO = 1032
+
+/**
+ * What one archive may inflate in all: a floor plus a multiple of the file's size. torch.save stores its records
+ * uncompressed, and weights re-zipped with deflate shrink by a few percent, not sixteen times.
+ */
+export const INFLATE_FLOOR = 64 * 2 ** 20
+export const INFLATE_PER_BYTE = 16
+
 export class ZipArchive {
+  /** Bytes inflated so far (declared sizes, counted before inflating). */
+  private inflated = 0
+  readonly inflateBudget: number
+
   private constructor(
     private readonly fh: FileHandle,
     readonly fileSize: number,
     readonly entries: Map<string, ZipEntry>,
-  ) {}
+  ) {
+    this.inflateBudget = INFLATE_FLOOR + INFLATE_PER_BYTE * fileSize
+  }
 
   /** Reads the central directory. Throws a 'truncated' CheckpointError naming the cut record when it is missing. */
   static async open(fh: FileHandle, fileSize: number): Promise<ZipArchive> {
@@ -142,17 +164,49 @@ export class ZipArchive {
   async read(entry: ZipEntry): Promise<Uint8Array> {
     const start = await this.dataOffset(entry)
     const what = () => `record '${entry.name}'`
-    if (entry.method === 0) return readExactly(this.fh, start, entry.size, what)
+    if (entry.method === 0) {
+      // A stored record holds exactly its bytes: a larger "uncompressed size" is a damaged or forged header.
+      if (entry.size !== entry.compressedSize) {
+        throw new CheckpointError(
+          'corrupt',
+          `zip archive: ${what()} is stored uncompressed, so its two sizes must agree, but the central directory declares ` +
+            `${entry.size} bytes uncompressed and ${entry.compressedSize} bytes stored`,
+        )
+      }
+      return readExactly(this.fh, start, entry.size, what)
+    }
     if (entry.method === 8) {
-      const packed = await readExactly(this.fh, start, entry.compressedSize, what)
+      const {size, compressedSize} = entry
+      if (size > compressedSize * MAX_DEFLATE_RATIO + 1024) {
+        throw new CheckpointError(
+          'corrupt',
+          `zip archive: ${what()} declares ${size} bytes decompressed from ${compressedSize} bytes, which deflate cannot do ` +
+            `(it expands data at most ${MAX_DEFLATE_RATIO} times)`,
+        )
+      }
+      if (this.inflated + size > this.inflateBudget) {
+        throw new CheckpointError(
+          'limit',
+          `zip archive: ${what()} declares ${size} bytes decompressed from ${compressedSize}: more than this reader inflates from a ` +
+            `${this.fileSize}-byte file (${this.inflateBudget} bytes in all: ${INFLATE_FLOOR} + ${INFLATE_PER_BYTE} per byte of file` +
+            `${this.inflated > 0 ? `, ${this.inflated} already inflated` : ''}); a zip bomb, or a checkpoint compressed far beyond what weights allow`,
+        )
+      }
+      this.inflated += size
+      const packed = await readExactly(this.fh, start, compressedSize, what)
       let out: Uint8Array
       try {
-        out = inflateRawSync(packed)
+        // Stops as soon as the output passes the declared size: nothing beyond it is ever inflated.
+        out = inflateRawSync(packed, {maxOutputLength: Math.max(1, size), ...(size > 1 << 20 ? {chunkSize: 1 << 20} : {})})
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new CheckpointError('corrupt', `zip archive: ${what()} decompresses to more than the ${size} bytes it declares`, {cause: err})
+        }
         throw new CheckpointError('corrupt', `zip archive: ${what()} does not decompress (${(err as Error).message})`, {cause: err})
       }
-      out = new Uint8Array(out) // a buffer of its own (zlib may hand back a view of a larger one)
-      if (out.length !== entry.size) throw new CheckpointError('corrupt', `zip archive: ${what()} decompresses to ${out.length} bytes, expected ${entry.size}`)
+      if (out.length !== size) throw new CheckpointError('corrupt', `zip archive: ${what()} decompresses to ${out.length} bytes, expected ${size}`)
+      // A buffer of its own, 8-byte aligned (small zlib outputs are views of a shared pool).
+      if (out.byteOffset !== 0 || out.buffer.byteLength !== out.length) out = new Uint8Array(out)
       return out
     }
     throw new CheckpointError('unsupported', `zip archive: ${what()} uses compression method ${entry.method}; only stored and deflated records are supported`)

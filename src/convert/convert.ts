@@ -3,7 +3,9 @@
  * file carries what a later `eval` needs to trust it: label names in class order, the preprocessing, and
  * where it came from (checkpoint SHA-256, epoch, best_acc).
  */
-import {basename} from 'node:path'
+import {basename, dirname} from 'node:path'
+
+import {removeStaleTemps} from '../basics.js'
 
 import {readCheckpoint} from '../checkpoint/index.js'
 import {buildPosterGraph} from '../poster/index.js'
@@ -47,6 +49,10 @@ export function defaultOnnxPath(checkpoint: string): string {
 export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertResult> {
   const t0 = performance.now()
   const status = opts.onStatus ?? (() => {})
+  const out = opts.out ?? defaultOnnxPath(opts.checkpoint)
+  // A convert killed while writing leaves its temporary file (as big as the model) beside the output: the next one
+  // to the same output removes it, whether or not it gets as far as writing.
+  reportStale(await removeStaleTemps(dirname(out), {target: out}), status)
   status(`reading ${opts.checkpoint}`)
   const ckpt = await readCheckpoint(opts.checkpoint, {sha256: true})
   const t1 = performance.now()
@@ -69,9 +75,9 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   status(`building the POSTER++ graph from ${ckpt.stateDict.size} tensors`)
   const model = buildModel(ckpt.stateDict, {...opts, metadata: meta})
   const t2 = performance.now()
-  const out = opts.out ?? defaultOnnxPath(opts.checkpoint)
   status(`writing ${out}`)
-  const {bytes} = await writeModel(model, out)
+  const {bytes, staleTemps} = await writeModel(model, out)
+  reportStale(staleTemps, status)
   const t3 = performance.now()
   return {
     out,
@@ -118,6 +124,10 @@ export async function writeDeterministicModel(out: string, numClasses = 7, dtype
     metadata: {source_checkpoint: `deterministic weights (${WEIGHT_SEED}): UNTRAINED, chance-level accuracy`, untrained: 'true'},
   })
   return writeModel(model, out)
+}
+
+function reportStale(removed: {path: string; bytes: number}[], status: (message: string) => void): void {
+  for (const r of removed) status(`removed ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB), left by an interrupted run`)
 }
 
 function s(ms: number): number {

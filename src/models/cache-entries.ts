@@ -14,6 +14,7 @@ import {promises as fs, type Stats} from 'node:fs'
 import {hostname} from 'node:os'
 import path from 'node:path'
 
+import {isStaleTemp, parseTempName} from '../basics.js'
 import {findModel} from './registry.js'
 
 export type CacheEntryKind =
@@ -125,7 +126,9 @@ async function readJson(p: string): Promise<Record<string, unknown> | undefined>
   }
 }
 
-const PARTIAL = /\.(part|partial-\d+(\.onnx)?|tmp-\d+(-[a-z0-9]+)?)$|^\..*\.\d+\.[0-9a-f]+\.tmp$/
+const PARTIAL_SUFFIX = /\.(part|partial-\d+(\.onnx)?|tmp-\d+(-[a-z0-9]+)?)$/
+/** What interrupted runs leave: partial downloads, ORT's `.tmp-<pid>` files, and atomic writes' temporary files (basics.ts). */
+const PARTIAL = {test: (name: string) => PARTIAL_SUFFIX.test(name) || parseTempName(name) !== undefined}
 
 /** Every entry of the cache folder `dir`, biggest first. A missing folder is an empty cache. */
 export async function listCache(dir: string): Promise<CacheEntry[]> {
@@ -261,8 +264,11 @@ export async function pruneCache(dir: string, opts: {olderThanMs?: number; now?:
   await assertNoLiveLock(all)
   const now = opts.now ?? Date.now()
   const stale = (e: CacheEntry) => opts.olderThanMs !== undefined && Date.parse(e.lastUsed) < now - opts.olderThanMs
-  // A temporary file named after a process that still runs belongs to that run (a session being optimised).
+  // A temporary file named after a process that still runs belongs to that run (a session being optimised, a
+  // model being converted).
   const running = (e: CacheEntry) => {
+    const name = path.basename(e.paths[0]!)
+    if (parseTempName(name)) return !isStaleTemp(name, Date.parse(e.lastUsed), now)
     const pid = Number(/(?:tmp|partial)-(\d+)/.exec(path.basename(e.paths[0]!))?.[1])
     if (!Number.isInteger(pid) || pid <= 0) return false
     try {

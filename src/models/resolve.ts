@@ -11,7 +11,7 @@ import {mkdir, open, readFile, rename, rm, stat, writeFile} from 'node:fs/promis
 import {hostname} from 'node:os'
 import {dirname, extname, join, resolve as resolvePath} from 'node:path'
 
-import {sha256File, writeFileAtomic} from '../basics.js'
+import {removeStaleTemps, sha256File, writeFileAtomic} from '../basics.js'
 import {cacheDir as defaultCacheDir, checkpointPath, convertedDir, hashIndexPath, onnxPath, stampPath} from './cache.js'
 import {downloadDriveFile, type DownloadOptions, type ProgressCallback} from './download.js'
 import {findModel, modelNames, type ModelEntry} from './registry.js'
@@ -232,6 +232,10 @@ async function convertInto(
   converter: string,
 ): Promise<void> {
   await mkdir(dirname(onnx), {recursive: true})
+  // What conversions killed while writing left in the cache (each as big as a model): the folder is poster's own.
+  for (const r of await removeStaleTemps(dirname(onnx))) {
+    opts.onStatus?.('convert', `removed ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB), left by an interrupted run`)
+  }
   // The stamp goes first and comes back last: an interrupted conversion leaves an ONNX nobody trusts.
   await rm(stampPath(onnx), {force: true})
   opts.onStatus?.('convert', `converting ${pth} to ONNX (once; cached at ${onnx})`)

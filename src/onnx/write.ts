@@ -11,8 +11,10 @@
 
 import {open, rename, unlink} from 'node:fs/promises'
 import {endianness} from 'node:os'
-import {basename, dirname, join} from 'node:path'
+import {dirname} from 'node:path'
 import onnxProto from 'onnx-proto'
+
+import {removeStaleTemps, tempFileFor} from '../basics.js'
 import type {HostTensor} from '../tensor.js'
 import type {AttributeValue, Dim, Initializer, NodeDef, OnnxModel, ValueInfo} from './graph.js'
 import {onnxDataType} from './graph.js'
@@ -185,10 +187,12 @@ export function serializeModel(model: OnnxModel): Buffer {
 
 /**
  * Write the model to `path` atomically: stream into a temporary file next to it, then rename over the target.
- * Returns the number of bytes written.
+ * Temporary files of `path` left by runs killed while writing it are removed first (a model's is ~180 MB).
+ * Returns the number of bytes written and the stale temporary files removed.
  */
-export async function writeModel(model: OnnxModel, path: string): Promise<{bytes: number}> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`)
+export async function writeModel(model: OnnxModel, path: string): Promise<{bytes: number; staleTemps: {path: string; bytes: number}[]}> {
+  const staleTemps = await removeStaleTemps(dirname(path), {target: path})
+  const tmp = tempFileFor(path)
   let bytes = 0
   try {
     const fh = await open(tmp, 'wx')
@@ -210,6 +214,6 @@ export async function writeModel(model: OnnxModel, path: string): Promise<{bytes
     await unlink(tmp).catch(() => undefined)
     throw err
   }
-  return {bytes}
+  return {bytes, staleTemps}
 }
 

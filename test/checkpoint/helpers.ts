@@ -1,8 +1,6 @@
 /** Test helpers: a tiny pickle assembler and zip writer for hand-made checkpoints. */
 import {deflateRawSync} from 'node:zlib'
 
-import {expect} from 'vitest'
-
 import {CheckpointError} from '../../src/checkpoint/index.js'
 
 type Part = number | number[] | Uint8Array | string
@@ -52,7 +50,17 @@ export function str(s: string): number[] {
 export function int(n: number): number[] {
   if (n >= 0 && n < 256) return [OP.BININT1, n]
   if (n >= 0 && n < 65536) return [OP.BININT2, ...le16(n)]
-  return [OP.BININT, ...le32(n)]
+  if (n >= -(2 ** 31) && n < 2 ** 31) return [OP.BININT, ...le32(n)]
+  // LONG1: little-endian two's complement, as few bytes as the sign allows.
+  const out: number[] = []
+  let v = BigInt(n)
+  for (;;) {
+    const byte = Number(v & 0xffn)
+    out.push(byte)
+    v >>= 8n
+    if ((v === 0n && !(byte & 0x80)) || (v === -1n && byte & 0x80)) break
+  }
+  return [OP.LONG1, out.length, ...out]
 }
 
 export function global(module: string, name: string): number[] {
@@ -147,8 +155,9 @@ export async function rejection(p: Promise<unknown>): Promise<CheckpointError> {
   try {
     await p
   } catch (err) {
-    expect(err).toBeInstanceOf(CheckpointError)
-    return err as CheckpointError
+    // No vitest import here, so that scripts (hostile-files.ts) can use these helpers outside a test run.
+    if (!(err instanceof CheckpointError)) throw new Error(`expected a CheckpointError, got ${String((err as Error)?.stack ?? err)}`)
+    return err
   }
   throw new Error('expected readCheckpoint to fail')
 }

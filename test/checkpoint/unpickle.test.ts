@@ -211,3 +211,32 @@ describe('unpickle: refusals and errors', () => {
     expect(() => unpickle(bytes(OP.PROTO, 9, OP.NONE, OP.STOP))).toThrow(/protocol 9/)
   })
 })
+
+describe('unpickle: integers at the size limit', () => {
+  const long4 = (payload: Uint8Array) => bytes(OP.PROTO, 2, OP.LONG4, ...le32(payload.length), ...payload, OP.STOP)
+  it('reads the largest allowed LONG4 exactly (2048 bytes, linear conversion), positive and negative', () => {
+    const pos = new Uint8Array(2048).fill(0xab)
+    pos[2047] = 0x7f
+    const expected = BigInt('0x7f' + 'ab'.repeat(2047))
+    expect(unpickle(long4(pos)).value).toBe(expected)
+    const neg = new Uint8Array(2048).fill(0xff) // -1 in two's complement
+    expect(unpickle(long4(neg)).value).toBe(-1)
+    const small = Uint8Array.of(0x00, 0x00, 0x00, 0x00, 0x00, 0x80) // -2^47, on the number path
+    expect(unpickle(long4(small)).value).toBe(-(2 ** 47))
+    expect(unpickle(long4(Uint8Array.of(1, 0, 0, 0, 0, 0, 0x20))).value).toBe(2n ** 53n + 1n)
+  })
+  it('refuses one byte more, and a 4301-digit text integer, as limit errors', () => {
+    let err: unknown
+    try {
+      unpickle(long4(new Uint8Array(2049)))
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(CheckpointError)
+    expect((err as CheckpointError).code).toBe('limit')
+    expect((err as CheckpointError).message).toMatch(/integer of 2049 bytes.*at most 2048 bytes/)
+    const digits = (n: number) => bytes(OP.PROTO, 2, OP.LONG, '-' + '9'.repeat(n), 'L', 10, OP.STOP)
+    expect(unpickle(digits(4300)).value).toBe(-BigInt('9'.repeat(4300)))
+    expect(() => unpickle(digits(4301))).toThrow(/integer of 4301 digits/)
+  })
+})
