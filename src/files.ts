@@ -139,3 +139,135 @@ async function readAll(handle: fsp.FileHandle, st: Stats, limit: number, name: s
 export async function readRegularText(file: string | Buffer, opts: ReadRegularOptions = {}): Promise<string> {
   return (await readRegularFile(file, opts)).toString('utf8')
 }
+
+/**
+ * Kernel file systems that hold no files of a user's (statfs f_type): writing there fails in odd ways, and Node's
+ * recursive mkdir loops forever under /proc (mkdir says ENOENT, the parent exists, and it tries again).
+ */
+const PSEUDO_FILESYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'procfs (/proc)'],
+  [0x62656572, 'sysfs (/sys)'],
+  [0x63677270, 'cgroup2'],
+  [0x0027e0eb, 'cgroup'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x1cd1, 'devpts'],
+  [0xcafe4a11, 'bpf'],
+  [0x62656570, 'configfs'],
+  [0xde5e81e4, 'efivarfs'],
+  [0x6165676c, 'pstore'],
+  [0x42494e4d, 'binfmt_misc'],
+])
+
+/** An output that cannot be written: said before the run starts, with the path and why. */
+export class OutputPathError extends Error {
+  override readonly name = 'OutputPathError'
+}
+
+/** The kernel file system `p` (which exists) is on, when it is one that holds no files; else undefined. */
+async function pseudoFilesystem(p: string): Promise<string | undefined> {
+  if (process.platform !== 'linux') return undefined
+  try {
+    const st = await fsp.statfs(p)
+    return PSEUDO_FILESYSTEMS.get(Number(st.type))
+  } catch {
+    return undefined
+  }
+}
+
+async function statOrCode(p: string): Promise<Stats | string> {
+  try {
+    return await fsp.stat(p)
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'EIO'
+  }
+}
+
+/** The nearest ancestor of `abs` (itself excluded) that exists, with what it is, and the missing names below it. */
+async function existingAncestor(abs: string): Promise<{dir: string; st: Stats | string; missing: string[]}> {
+  const missing: string[] = []
+  let dir = abs
+  for (;;) {
+    const parent = path.dirname(dir)
+    missing.unshift(path.basename(dir))
+    if (parent === dir) return {dir, st: 'ENOENT', missing}
+    const st = await statOrCode(parent)
+    if (st !== 'ENOENT') return {dir: parent, st, missing}
+    dir = parent
+  }
+}
+
+/**
+ * Make `dir` and its missing parents one at a time (what `mkdir -p` does, without Node's recursive mkdir, which
+ * loops forever where mkdir says ENOENT under an existing parent, as in /proc).
+ */
+async function makeDirs(what: string, shownPath: string, base: string, names: string[]): Promise<void> {
+  let dir = base
+  for (const name of names) {
+    dir = path.join(dir, name)
+    try {
+      await fsp.mkdir(dir)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') {
+        const st = await statOrCode(dir)
+        if (typeof st !== 'string' && st.isDirectory()) continue
+      }
+      throw new OutputPathError(`${what} ${shownPath}: cannot create the folder ${dir} (${code ?? (e as Error).message})`)
+    }
+  }
+}
+
+async function refusePseudo(what: string, shownPath: string, at: string): Promise<void> {
+  const fsName = await pseudoFilesystem(at)
+  if (fsName) {
+    throw new OutputPathError(`${what} ${shownPath} is on ${fsName}, a kernel file system that holds no files: choose a path on a disk`)
+  }
+}
+
+/**
+ * Check an output file before a run writes it, and make its folder: it must be a regular file (links followed) or
+ * a path that can be created, on a file system that holds files. A device (/dev/full), FIFO, socket or folder is
+ * refused, as is anything under /proc or /sys, with the path and what it is. Every command that writes a file a
+ * user names calls this first, so no run starts (or reads an existing output to resume) on such a path.
+ */
+export async function prepareOutputFile(file: string, what = '--out'): Promise<void> {
+  if (file.trim() === '') throw new OutputPathError(`${what} is empty: give a file path`)
+  const abs = path.resolve(file)
+  const st = await statOrCode(abs)
+  if (typeof st !== 'string') {
+    if (!st.isFile()) {
+      throw new OutputPathError(`${what} ${file} is ${specialKind(st)}, not a regular file: poster writes only to regular files or new paths`)
+    }
+    await refusePseudo(what, file, abs)
+    return
+  }
+  if (st !== 'ENOENT') throw new OutputPathError(`${what} ${file} cannot be used (${st})`)
+  const {dir, st: anc, missing} = await existingAncestor(abs)
+  if (typeof anc === 'string') throw new OutputPathError(`${what} ${file} cannot be created: ${dir} cannot be used (${anc})`)
+  if (!anc.isDirectory()) throw new OutputPathError(`${what} ${file} cannot be created: ${dir} is ${anc.isFile() ? 'a file' : specialKind(anc)}, not a folder`)
+  await refusePseudo(what, file, dir)
+  await makeDirs(what, file, dir, missing.slice(0, -1))
+}
+
+/**
+ * Check an output folder (a run folder, --overlay, --save-crops, timelines) and make it with its parents: an
+ * existing path must be a folder, and no folder is made on a kernel file system such as /proc.
+ */
+export async function prepareOutputDir(dir: string, what = '--out'): Promise<void> {
+  if (dir.trim() === '') throw new OutputPathError(`${what} is empty: give a folder path`)
+  const abs = path.resolve(dir)
+  const st = await statOrCode(abs)
+  if (typeof st !== 'string') {
+    if (!st.isDirectory()) throw new OutputPathError(`${what} ${dir} exists and is not a folder (${st.isFile() ? 'a file' : specialKind(st)})`)
+    await refusePseudo(what, dir, abs)
+    return
+  }
+  if (st !== 'ENOENT') throw new OutputPathError(`${what} ${dir} cannot be used (${st})`)
+  const {dir: base, st: anc, missing} = await existingAncestor(abs)
+  if (typeof anc === 'string') throw new OutputPathError(`${what} ${dir} cannot be created: ${base} cannot be used (${anc})`)
+  if (!anc.isDirectory()) throw new OutputPathError(`${what} ${dir} cannot be created: ${base} is ${anc.isFile() ? 'a file' : specialKind(anc)}, not a folder`)
+  await refusePseudo(what, dir, base)
+  await makeDirs(what, dir, base, missing)
+}

@@ -4,14 +4,14 @@
  * block a plain read forever; a link to /dev/zero would read until the heap dies).
  */
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, statSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {FileTooLargeError, NotRegularFileError, readRegularFile, readRegularText} from '../src/files.js'
+import {FileTooLargeError, NotRegularFileError, OutputPathError, prepareOutputDir, prepareOutputFile, readRegularFile, readRegularText} from '../src/files.js'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'poster-files-'))
 let server: Server
@@ -79,5 +79,48 @@ describe('readRegularFile', () => {
     const text = await readRegularText('/proc/self/status')
     expect(text).toMatch(/^Name:/)
     expect(await refusal('/proc/self/status', {maxBytes: 16})).toBeInstanceOf(FileTooLargeError)
+  })
+})
+
+async function outputRefusal(p: Promise<void>): Promise<string> {
+  const t0 = Date.now()
+  const e = await p.then(
+    () => new Error('accepted'),
+    (err: Error) => err,
+  )
+  expect(Date.now() - t0).toBeLessThan(5000)
+  expect(e).toBeInstanceOf(OutputPathError)
+  return e.message
+}
+
+describe('prepareOutputFile / prepareOutputDir', () => {
+  it('accept a regular file or a new path, making its folders', async () => {
+    await prepareOutputFile(path.join(dir, 'plain.bin'))
+    await prepareOutputFile(path.join(dir, 'new', 'deeper', 'out.csv'))
+    expect(statSync(path.join(dir, 'new', 'deeper')).isDirectory()).toBe(true)
+    expect(existsSync(path.join(dir, 'new', 'deeper', 'out.csv'))).toBe(false)
+    await prepareOutputDir(path.join(dir, 'runs', 'a', 'b'))
+    expect(statSync(path.join(dir, 'runs', 'a', 'b')).isDirectory()).toBe(true)
+    await prepareOutputDir(path.join(dir, 'runs', 'a', 'b'))
+  })
+
+  it('refuse devices, FIFOs, sockets and folders as output files, naming what they are', async () => {
+    expect(await outputRefusal(prepareOutputFile('/dev/full'))).toBe('--out /dev/full is a character device, not a regular file: poster writes only to regular files or new paths')
+    expect(await outputRefusal(prepareOutputFile(path.join(dir, 'link-to-pipe'), '--out'))).toContain('is a FIFO, not a regular file')
+    expect(await outputRefusal(prepareOutputFile(path.join(dir, 'sock')))).toContain('is a socket, not a regular file')
+    expect(await outputRefusal(prepareOutputFile(path.join(dir, 'folder')))).toContain('is a folder, not a regular file')
+    expect(await outputRefusal(prepareOutputFile(path.join(dir, 'plain.bin', 'x.csv')))).toContain('cannot be used (ENOTDIR)')
+    expect(await outputRefusal(prepareOutputDir(path.join(dir, 'plain.bin'), '--overlay'))).toBe(`--overlay ${path.join(dir, 'plain.bin')} exists and is not a folder (a file)`)
+    expect(await outputRefusal(prepareOutputDir('/dev/full'))).toBe('--out /dev/full exists and is not a folder (a character device)')
+  })
+
+  it('refuse /proc and /sys within milliseconds (Node\'s recursive mkdir loops forever there)', async () => {
+    expect(await outputRefusal(prepareOutputFile('/proc/poster-test/deeper/out.csv'))).toBe(
+      '--out /proc/poster-test/deeper/out.csv is on procfs (/proc), a kernel file system that holds no files: choose a path on a disk',
+    )
+    expect(await outputRefusal(prepareOutputDir('/proc/poster-run'))).toContain('is on procfs (/proc)')
+    expect(await outputRefusal(prepareOutputFile('/proc/self/status'))).toContain('is on procfs (/proc)')
+    expect(await outputRefusal(prepareOutputDir('/sys/kernel/poster-run', '--overlay'))).toContain('--overlay /sys/kernel/poster-run is on sysfs (/sys)')
+    expect(existsSync('/proc/poster-test')).toBe(false)
   })
 })

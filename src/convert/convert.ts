@@ -6,6 +6,7 @@
 import {basename} from 'node:path'
 
 import {readCheckpoint} from '../checkpoint/index.js'
+import {prepareOutputFile} from '../files.js'
 import {buildPosterGraph} from '../poster/index.js'
 import {HEAD_WEIGHT} from '../poster/architecture.js'
 import {deterministicPosterWeights, WEIGHT_SEED} from '../poster/deterministic-weights.js'
@@ -46,6 +47,8 @@ export function defaultOnnxPath(checkpoint: string): string {
 
 export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertResult> {
   const t0 = performance.now()
+  // Checked before minutes of reading and building: a device or /proc path is refused at once.
+  await prepareOutputFile(opts.out ?? defaultOnnxPath(opts.checkpoint))
   const status = opts.onStatus ?? (() => {})
   status(`reading ${opts.checkpoint}`)
   const ckpt = await readCheckpoint(opts.checkpoint, {sha256: true})

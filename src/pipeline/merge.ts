@@ -14,12 +14,12 @@
  * - The output is written atomically (temporary file, fsync, rename) and is never an existing file unless `force`.
  */
 import {existsSync} from 'node:fs'
-import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 
 import {codeUnitCompare} from '../datasets/fsutil.js'
 import {csvLines, readPredictions} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../basics.js'
+import {prepareOutputFile} from '../files.js'
 import {discoverPredictInputs} from './predict.js'
 
 export interface MergeOptions {
@@ -73,6 +73,7 @@ function listSome(paths: string[]): string {
 export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary> {
   const status = opts.onStatus ?? (() => {})
   if (opts.files.length === 0) throw new Error('no files to merge: give the shard CSV files')
+  await prepareOutputFile(opts.out)
   if (!opts.force && existsSync(opts.out)) {
     throw new Error(`${opts.out} already exists; remove it or pass --force to replace it`)
   }
@@ -171,7 +172,6 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
     )
   }
 
-  await mkdir(path.dirname(path.resolve(opts.out)), {recursive: true})
   await writeFileAtomic(opts.out, csvLines([columns, ...rows]))
 
   const summary: MergeSummary = {

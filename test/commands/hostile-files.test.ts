@@ -5,7 +5,7 @@
  * scored. The runs are child processes with a timeout, so a regression fails instead of hanging the suite.
  */
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -101,5 +101,48 @@ describe('poster eval on listed files that are not regular files', () => {
     expect(r.error, 'eval did not finish within 60 s').toBeUndefined()
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('not a regular file (a FIFO)')
+  })
+})
+
+describe('outputs that are not regular files or creatable paths (item 7)', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'poster-hostile-out-'))
+  const images = path.join(work, 'images')
+  let model: string
+  let shard: string
+
+  beforeAll(async () => {
+    model = await writeTinyModel(path.join(work, 'tiny.onnx'), SEVEN_CLASS_SPEC)
+    mkdirSync(images)
+    writeFileSync(path.join(images, 'a.bmp'), bmpBytes(8, 8))
+    writeFileSync(path.join(work, 'list.csv'), `path,label\n${path.join(images, 'a.bmp')},happiness\n`)
+    shard = path.join(work, 'part.csv')
+    const r = poster(['predict', images, '--model', model, '--out', shard])
+    expect(r.status, r.stderr).toBe(0)
+  })
+  afterAll(() => rmSync(work, {recursive: true, force: true}))
+
+  /** Each refused within seconds (before: a mkdir loop at 100% CPU forever, or /dev/full read until the OOM killer). */
+  const cases: Array<[string, () => string[], string]> = [
+    ['eval --out under /proc', () => ['eval', path.join(work, 'list.csv'), '--labels', 'rafdb', '--model', model, '--out', '/proc/poster-run'], 'is on procfs (/proc)'],
+    ['predict --out under /proc', () => ['predict', images, '--model', model, '--out', '/proc/poster/x.csv'], '--out /proc/poster/x.csv is on procfs (/proc)'],
+    ['predict --out /dev/full --resume', () => ['predict', images, '--model', model, '--out', '/dev/full', '--resume'], '--out /dev/full is a character device, not a regular file'],
+    ['predict --overlay under /proc', () => ['predict', images, '--model', model, '--out', path.join(work, 'o.csv'), '--overlay', '/proc/poster-overlays'], '--overlay /proc/poster-overlays is on procfs (/proc)'],
+    ['merge --out under /proc', () => ['merge', shard, '--out', '/proc/poster/merged.csv'], 'is on procfs (/proc)'],
+    ['merge --out /dev/full --force', () => ['merge', shard, '--out', '/dev/full', '--force'], '--out /dev/full is a character device, not a regular file'],
+    ['convert --out under /proc', () => ['convert', path.join(work, 'missing.pth'), '--out', '/proc/poster/model.onnx'], 'is on procfs (/proc)'],
+  ]
+  for (const [name, args, message] of cases) {
+    it(`${name}: exit 1 within seconds, saying why`, () => {
+      const r = poster(args(), {timeout: 30_000})
+      expect(r.error, `${name} did not finish within 30 s`).toBeUndefined()
+      expect(r.status, r.stderr).toBe(1)
+      expect(r.stderr).toContain(message)
+    })
+  }
+
+  it('the refused runs left nothing beside the output (no lock, no identity record)', () => {
+    expect(existsSync('/dev/full.lock')).toBe(false)
+    expect(existsSync('/dev/full.run.json')).toBe(false)
+    expect(existsSync(path.join(work, 'o.csv'))).toBe(false)
   })
 })
