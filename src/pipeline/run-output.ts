@@ -68,7 +68,8 @@ export async function readRunIdentity(csv: string): Promise<RunIdentity | undefi
   }
 }
 
-function short(v: unknown): string {
+/** A recorded value as a short text for messages. */
+export function short(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v)
   return s === undefined ? 'nothing' : s.length > 120 ? `${s.slice(0, 117)}...` : s
 }
