@@ -10,6 +10,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 
 import {writeFileAtomic} from '../basics.js'
+import {prepareOutputFile} from '../files.js'
 import {cacheDir} from '../models/cache.js'
 import {TOOL_VERSION} from '../version.js'
 import {runInChild} from './child.js'
@@ -172,9 +173,14 @@ export function defaultResultPath(now = new Date()): string {
   return join('bench-results', `bench-${stamp}.json`)
 }
 
+/** The results path checked (and its folder made) before the benchmark runs: see prepareOutputFile. */
+export async function checkBenchOutput(path: string): Promise<void> {
+  await prepareOutputFile(path)
+}
+
 export async function writeBenchResult(result: BenchResult, path: string): Promise<string> {
   const abs = resolve(path)
-  await mkdir(dirname(abs), {recursive: true})
+  await prepareOutputFile(abs)
   await writeFileAtomic(abs, JSON.stringify(result, null, 2) + '\n')
   return abs
 }

@@ -59,11 +59,13 @@ ${EXIT_CODES_HELP}`
 
   async run(): Promise<BenchResult> {
     const {flags} = await this.parse(Bench)
-    const {runBench, writeBenchResult, defaultResultPath} = await import('../bench/run.js')
+    const {runBench, writeBenchResult, defaultResultPath, checkBenchOutput} = await import('../bench/run.js')
     const status = statusLine(this)
     const parts = flags.parts ? (flags.parts.split(',') as BenchPart[]) : undefined
+    const out = flags.out ?? defaultResultPath()
+    await checkBenchOutput(out)
     const result = await runBench({model: flags.model, runs: flags.runs, quick: flags.quick, threads: flags.threads, parts, onStatus: status})
-    const path = await writeBenchResult(result, flags.out ?? defaultResultPath())
+    const path = await writeBenchResult(result, out)
     if (!this.jsonEnabled()) {
       const {benchReport} = await import('../bench/report.js')
       this.log(benchReport(result))

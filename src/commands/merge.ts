@@ -7,7 +7,7 @@ import type {MergeSummary} from '../pipeline/merge.js'
 export default class Merge extends PosterCommand {
   static override summary = "Join the CSV files of a sharded poster predict into one, in an unsharded run's order."
 
-  static override description = `Reads the shards' predictions files (their headers must agree: same model classes, same --landmarks), keeps one row per image and writes --out atomically, rows sorted by path as poster predict orders them, so merging shards 1..N gives the same file as one unsharded run.
+  static override description = `Reads the shards' predictions files (their headers must agree: same model classes, same --landmarks; and the runs that wrote them, as each recorded in <csv>.run.json, must be one: same model SHA-256, classes, preprocessing and flags, else the merge is refused naming both files), keeps one row per image and writes --out atomically, rows sorted by path as poster predict orders them, so merging shards 1..N gives the same file as one unsharded run.
 
 A path present more than once (a shard run twice) is kept once, an ok row preferred, and reported. With --inputs (and --recursive), given exactly as to poster predict, the inputs are discovered again and any without a row are reported as missing: exit 1 (the merged file is still written) unless --allow-missing. Without --inputs only duplicates can be reported.
 

@@ -8,6 +8,7 @@ import {basename, dirname} from 'node:path'
 import {removeStaleTemps} from '../basics.js'
 
 import {readCheckpoint} from '../checkpoint/index.js'
+import {prepareOutputFile} from '../files.js'
 import {buildPosterGraph} from '../poster/index.js'
 import {HEAD_WEIGHT} from '../poster/architecture.js'
 import {deterministicPosterWeights, WEIGHT_SEED} from '../poster/deterministic-weights.js'
@@ -48,6 +49,8 @@ export function defaultOnnxPath(checkpoint: string): string {
 
 export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertResult> {
   const t0 = performance.now()
+  // Checked before minutes of reading and building: a device or /proc path is refused at once.
+  await prepareOutputFile(opts.out ?? defaultOnnxPath(opts.checkpoint))
   const status = opts.onStatus ?? (() => {})
   const out = opts.out ?? defaultOnnxPath(opts.checkpoint)
   // A convert killed while writing leaves its temporary file (as big as the model) beside the output: the next one

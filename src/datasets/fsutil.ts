@@ -3,7 +3,10 @@
 import {promises as fs, type Dirent} from 'node:fs'
 import path from 'node:path'
 
+import {specialKind, type SpecialKind} from '../files.js'
 import type {Dataset, LoadOptions} from './types.js'
+
+export {specialKind, type SpecialKind} from '../files.js'
 
 /**
  * Compare two strings by Unicode code point, as Python's `sorted()` does (torchvision sorts class folders and
@@ -117,7 +120,6 @@ export interface WalkedFile {
   notRegular?: SpecialKind
 }
 
-export type SpecialKind = 'a FIFO' | 'a socket' | 'a character device' | 'a block device' | 'not a regular file'
 
 export interface WalkResult {
   files: WalkedFile[]
@@ -178,14 +180,6 @@ function utf8SequenceLength(b: Uint8Array, i: number): number {
     return 4
   }
   return 0
-}
-
-export function specialKind(st: {isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean}): SpecialKind {
-  if (st.isFIFO()) return 'a FIFO'
-  if (st.isSocket()) return 'a socket'
-  if (st.isCharacterDevice()) return 'a character device'
-  if (st.isBlockDevice()) return 'a block device'
-  return 'not a regular file'
 }
 
 /** A directory entry as fast-glob's walker sees it, with its name made readable (see fsNameToString). */

@@ -23,10 +23,10 @@
  * line.
  */
 
-import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {parse} from 'csv-parse/sync'
 
+import {readRegularText} from '../files.js'
 import {AFFECTNET8, LABEL_SETS, RAFDB, canonicalEmotion, labelKey, readNumericLabels} from './labels.js'
 import {ExistsCache, codePointCompare, finish, mapLimit, plural, toPosix} from './fsutil.js'
 import {parseBox, withBox} from './box.js'
@@ -59,7 +59,7 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
   const file = path.resolve(csvPath)
   let text: string
   try {
-    text = await fs.readFile(file, 'utf8')
+    text = await readRegularText(file)
   } catch (e) {
     throw new Error(`cannot read manifest ${file}: ${(e as Error).message}`)
   }

@@ -9,7 +9,7 @@
  * them would mean running a pickle) and structured dtypes.
  */
 
-import {promises as fs} from 'node:fs'
+import {readRegularFile} from '../files.js'
 
 export type NpyValue = number | bigint | string | boolean
 
@@ -180,7 +180,7 @@ function halfToFloat(h: number): number {
 }
 
 export async function readNpy(file: string): Promise<NpyArray> {
-  return parseNpy(await fs.readFile(file), file)
+  return parseNpy(await readRegularFile(file), file)
 }
 
 /** The single value of a 0-d or one-element array. */

@@ -11,9 +11,9 @@
  * The root may be the `basic/` folder or the folder that holds it.
  */
 
-import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
+import {readRegularText} from '../files.js'
 import {RAFDB} from './labels.js'
 import {ExistsCache, finish, isDir, isFile, mapLimit, plural, toPosix} from './fsutil.js'
 import type {Dataset, LoadOptions} from './types.js'
@@ -58,7 +58,7 @@ export async function loadRafdb(root: string, opts: LoadOptions = {}): Promise<D
   const split = rafdbSplit(opts.split, notes)
 
   const labelFile = path.join(base, RAFDB_LABEL_FILE)
-  const text = await fs.readFile(labelFile, 'utf8')
+  const text = await readRegularText(labelFile)
 
   let variant: 'aligned' | 'original'
   let imageDir: string

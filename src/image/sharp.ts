@@ -25,8 +25,8 @@
  * (ICO, TGA, PCX, ...) are not supported by sharp and are refused too.
  */
 
-import {readFile} from 'node:fs/promises'
 import type {Sharp, SharpOptions} from 'sharp'
+import {FileTooLargeError, MAX_READ_BYTES, NotRegularFileError, readRegularFile} from '../files.js'
 import {decodeBmp, isBmp, readBmpSize} from './bmp.js'
 import {DecodeGate} from './decode-gate.js'
 import {
@@ -94,17 +94,40 @@ export interface DecodeOptions {
    * paper's loader; 'all' adds AVIF/HEIF (ALL_FORMATS), for poster predict.
    */
   formats?: 'pillow' | 'all'
+  /** Refuse image files larger than this many bytes (default: imageFileLimit of the pixel limit). */
+  maxFileBytes?: number
 }
 
-async function readInput(input: string | Uint8Array, path: string | undefined): Promise<Buffer> {
+/**
+ * The largest image file read: 1 GiB under Pillow's pixel limit (the largest 16-bit RGB image under it, stored
+ * uncompressed, is 6 × 178,956,970 = 1,073,741,820 bytes, just under 2^30), what one read can hold when the pixel
+ * limit is raised or off.
+ */
+export function imageFileLimit(limitInputPixels: number = DEFAULT_LIMIT_INPUT_PIXELS): number {
+  return limitInputPixels > 0 && limitInputPixels <= DEFAULT_LIMIT_INPUT_PIXELS ? 2 ** 30 : MAX_READ_BYTES
+}
+
+/**
+ * An image file's bytes: regular files only, links followed, at most `maxBytes` (a FIFO, a socket, a device such
+ * as a link to /dev/zero, or a huge file is an `unreadable` ImageError, never a read that blocks or never ends).
+ */
+export async function readImageFile(file: string | Buffer, opts: {maxBytes?: number; path?: string} = {}): Promise<Buffer> {
+  const shownPath = opts.path ?? (typeof file === 'string' ? file : undefined)
+  try {
+    return await readRegularFile(file, {maxBytes: opts.maxBytes ?? imageFileLimit()})
+  } catch (e) {
+    if (e instanceof NotRegularFileError || e instanceof FileTooLargeError) {
+      throw new ImageError('unreadable', e.reason, {path: shownPath, cause: e})
+    }
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO'
+    throw new ImageError('unreadable', reasonUnreadable(code), {path: shownPath, cause: e})
+  }
+}
+
+async function readInput(input: string | Uint8Array, path: string | undefined, maxBytes?: number): Promise<Buffer> {
   let buf: Buffer
   if (typeof input === 'string') {
-    try {
-      buf = await readFile(input)
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'EIO'
-      throw new ImageError('unreadable', reasonUnreadable(code), {path: input, cause: e})
-    }
+    buf = await readImageFile(input, {maxBytes})
   } else {
     buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
   }
@@ -281,7 +304,7 @@ const decodeGate = new DecodeGate()
 async function decodeRgbNow(input: string | Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
   const path = typeof input === 'string' ? input : opts.path
   const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS
-  const buf = await readInput(input, path)
+  const buf = await readInput(input, path, opts.maxFileBytes ?? imageFileLimit(limit))
   const js = sniffJsFormat(buf)
   if (js === 'bmp') return decodeBmp(buf, {limitInputPixels: limit, path})
   if (js === 'ppm') return decodeNetpbm(buf, {limitInputPixels: limit, path})

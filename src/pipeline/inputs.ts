@@ -4,10 +4,8 @@
  * with the Pillow-exact resample, and keep it until the batch tensor is filled. Written once for eval, predict
  * and video, so every flow sees faces the same way.
  */
-import {readFile} from 'node:fs/promises'
-
 import type {DatasetItem} from '../datasets/types.js'
-import {ImageError, reasonUnreadable} from '../image/errors.js'
+import {ImageError} from '../image/errors.js'
 import type {RgbImage} from '../image/types.js'
 import type {Affine, FaceCrop, FaceFields, FaceStage} from '../faces/types.js'
 import {INPUT_SIZE, type PreparedInput, type PreparedUnit} from '../runtime/batches.js'
@@ -49,15 +47,16 @@ export interface PrepareOptions {
   select?: (crops: FaceCrop[]) => FaceCrop[]
 }
 
-/** The file's bytes through its raw path (names that are not valid UTF-8), with the decoder's error reasons. */
-export async function readItemBytes(item: DatasetItem): Promise<string | Uint8Array> {
+/**
+ * A listed file's bytes (through its raw path when its name is not valid UTF-8), with the decoder's error reasons.
+ * Only regular files are read, links followed, up to the image file size limit: a FIFO, socket or device that a
+ * label file or manifest lists (or a link to /dev/zero) is an `unreadable` error row `not a regular file (...)`,
+ * never a read that blocks or never ends. Discovery may already know (DatasetItem.notRegular).
+ */
+export async function readItemBytes(item: DatasetItem, opts: {maxBytes?: number} = {}): Promise<Uint8Array> {
   if (item.notRegular) throw new ImageError('unreadable', `not a regular file (${item.notRegular})`, {path: item.relPath})
-  if (!item.rawPath) return item.path
-  try {
-    return await readFile(item.rawPath)
-  } catch (e) {
-    throw new ImageError('unreadable', reasonUnreadable((e as NodeJS.ErrnoException).code ?? 'EIO'), {path: item.relPath, cause: e})
-  }
+  const {readImageFile} = await import('../image/sharp.js')
+  return readImageFile(item.rawPath ?? item.path, {maxBytes: opts.maxBytes, path: item.relPath})
 }
 
 /**
@@ -73,14 +72,15 @@ export interface UnitSource {
 
 /** The preparation function runBatches calls for each unit: decode → faces → resized crops. */
 export async function inputPreparer(opts: PrepareOptions): Promise<(unit: UnitSource) => Promise<PreparedUnit<ModelInput>>> {
-  const [{decodeRgb}, {resizeForModel}, {toTensorInto}] = await Promise.all([
+  const [{decodeRgb, imageFileLimit}, {resizeForModel}, {toTensorInto}] = await Promise.all([
     import('../image/sharp.js'),
     import('../image/preprocess.js'),
     import('../image/to-tensor.js'),
   ])
   return async ({item, pixels, fail}) => {
     if (fail !== undefined) return {ok: false, error: fail}
-    const image = pixels ?? (await decodeRgb(await readItemBytes(item), {...opts.decode, path: item.relPath}))
+    const maxBytes = opts.decode?.maxFileBytes ?? imageFileLimit(opts.decode?.limitInputPixels)
+    const image = pixels ?? (await decodeRgb(await readItemBytes(item, {maxBytes}), {...opts.decode, path: item.relPath}))
     let crops = await opts.stage.crops(image, item)
     if (opts.select) crops = opts.select(crops)
     const inputs = crops.map((crop): ModelInput => {

@@ -11,16 +11,24 @@
  * - With `inputs`, the inputs are discovered again exactly as predict does and compared: inputs without a row are
  *   missing (an error unless allowMissing; the merged file is written anyway), rows for paths that are not inputs
  *   are counted as unexpected (kept).
- * - The output is written atomically (temporary file, fsync, rename) and is never an existing file unless `force`.
+ * - Shards must come from one run: the identity each run recorded beside its file (`<csv>.run.json`: model
+ *   SHA-256 and classes, preprocessing, face stage, video sampling) must be the same for all, or the merge is
+ *   refused naming both files and what differs. A file without a record is merged with a warning. The merged file
+ *   gets the shards' common record (so resuming or merging it again is checked too), or none when some lacked it.
+ * - The output is checked before anything is read (a regular file or a new path, see prepareOutputFile), written
+ *   atomically (temporary file, fsync, rename) and is never an existing file unless `force`.
  */
 import {existsSync} from 'node:fs'
-import {mkdir} from 'node:fs/promises'
+import {rm} from 'node:fs/promises'
 import path from 'node:path'
 
 import {codeUnitCompare} from '../datasets/fsutil.js'
 import {csvLines, readPredictions} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../basics.js'
+import {prepareOutputFile} from '../files.js'
 import {discoverPredictInputs} from './predict.js'
+import {TOOL_VERSION} from '../version.js'
+import {identityDifferences, readRunIdentity, short, sidecarPath, type RunIdentity} from './run-output.js'
 
 export interface MergeOptions {
   /** predictions CSV files written by poster predict (one per shard). */
@@ -73,6 +81,7 @@ function listSome(paths: string[]): string {
 export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary> {
   const status = opts.onStatus ?? (() => {})
   if (opts.files.length === 0) throw new Error('no files to merge: give the shard CSV files')
+  await prepareOutputFile(opts.out)
   if (!opts.force && existsSync(opts.out)) {
     throw new Error(`${opts.out} already exists; remove it or pass --force to replace it`)
   }
@@ -84,6 +93,7 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
   let duplicates = 0
   let conflicting = 0
   const seenFiles = new Set<string>()
+  const identities = new RunIdentities()
 
   for (const file of opts.files) {
     const real = path.resolve(file)
@@ -92,6 +102,7 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
       continue
     }
     seenFiles.add(real)
+    await identities.add(file)
     let parsed
     try {
       parsed = await readPredictions(file)
@@ -171,8 +182,12 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
     )
   }
 
-  await mkdir(path.dirname(path.resolve(opts.out)), {recursive: true})
+  warnings.push(...identities.warnings())
   await writeFileAtomic(opts.out, csvLines([columns, ...rows]))
+  // The merged file's record: the shards' common one; an older record beside a replaced output never stays.
+  const common = identities.common()
+  if (common) await writeFileAtomic(sidecarPath(opts.out), JSON.stringify(common.record, null, 2) + '\n')
+  else await rm(sidecarPath(opts.out), {force: true})
 
   const summary: MergeSummary = {
     output: opts.out,
@@ -196,4 +211,60 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
     )
   }
   return summary
+}
+
+/** Fields that may differ between shards of one run: each with why (said as a warning). */
+const TOLERATED: Record<string, string> = {
+  'video.ffmpeg': 'the shards decoded their videos with different ffmpeg versions: frames may differ slightly in colour',
+}
+
+/**
+ * The identity records of the shards, checked as they are read: every one must equal the first met, field by field
+ * (model SHA-256 and classes, preprocessing, faces, video sampling), else the merge is refused.
+ */
+class RunIdentities {
+  private first: {file: string; identity: RunIdentity; record: unknown} | undefined
+  private readonly missing: string[] = []
+  private readonly notes = new Set<string>()
+
+  async add(file: string): Promise<void> {
+    const identity = await readRunIdentity(file)
+    if (identity === undefined) {
+      this.missing.push(file)
+      return
+    }
+    if (!this.first) {
+      // Recorded as openRunOutput records a run, so that resuming or merging the merged file again is checked.
+      this.first = {file, identity, record: {tool: {name: 'poster', version: TOOL_VERSION}, identity}}
+      return
+    }
+    const refused: string[] = []
+    for (const d of identityDifferences(this.first.identity, identity)) {
+      const note = TOLERATED[d.key]
+      if (note) this.notes.add(`${note} (${d.key}: ${short(d.before)} in ${this.first.file}, ${short(d.now)} in ${file})`)
+      else refused.push(`${d.key}: ${short(d.before)} in ${this.first.file}, ${short(d.now)} in ${file}`)
+    }
+    if (refused.length > 0) {
+      throw new Error(
+        `cannot merge ${this.first.file} and ${file}: they were written by different runs (${refused.join('; ')}). ` +
+          'Merge only the shards of one run (same model, classes, preprocessing and flags).',
+      )
+    }
+  }
+
+  warnings(): string[] {
+    const out = [...this.notes]
+    if (this.missing.length > 0) {
+      out.push(
+        `${listSome(this.missing)} ${this.missing.length === 1 ? 'has' : 'have'} no .run.json record (written by an older poster, or copied without it): ` +
+          'the model and flags that wrote ' + (this.missing.length === 1 ? 'it' : 'them') + ' cannot be checked against the other shards',
+      )
+    }
+    return out
+  }
+
+  /** The record every shard shares, when every shard has one. */
+  common(): {record: unknown} | undefined {
+    return this.first && this.missing.length === 0 ? {record: this.first.record} : undefined
+  }
 }

@@ -11,7 +11,7 @@
  * - overlays are written (atomically) before their row, so a row on disk means its overlay is there too.
  */
 import {existsSync} from 'node:fs'
-import {mkdir} from 'node:fs/promises'
+import {prepareOutputDir, prepareOutputFile} from '../files.js'
 import path from 'node:path'
 
 import {discoverImages, isPredictVideo, type Discovered} from '../datasets/folder.js'
@@ -73,12 +73,12 @@ export async function predict(opts: PredictOptions): Promise<PredictSummary> {
   }
 
   const output = predictOutPath(opts.out, shard)
+  await prepareOutputFile(output)
   if (!opts.resume && existsSync(output)) {
     throw new Error(`${output} already exists; pass --resume to continue it, or remove it (or choose another --out)`)
   }
-  const dir = path.dirname(path.resolve(output))
-  await mkdir(dir, {recursive: true})
-  if (opts.overlay) await mkdir(opts.overlay, {recursive: true})
+  if (opts.overlay) await prepareOutputDir(opts.overlay, '--overlay')
+  if (opts.saveCrops) await prepareOutputDir(opts.saveCrops, '--save-crops')
 
   const model = await openModel(opts.model, {
     device: opts.device,
@@ -170,7 +170,6 @@ async function predictWithModel(
     const todo = items.filter((i) => !output.done.has(i.relPath))
     const names = opts.overlay || opts.saveCrops ? overlayNames(run.discovered.items) : undefined
     const sharpFns = opts.overlay || opts.saveCrops ? await import('../image/sharp.js') : undefined
-    if (opts.saveCrops) await mkdir(opts.saveCrops, {recursive: true})
     let hinted = false
 
     let progressed = skipped

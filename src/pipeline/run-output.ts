@@ -7,8 +7,7 @@
  * - on resume, the rows already there grouped by unit (an image, or a video frame), and a last unit whose rows
  *   were cut short by a kill (an image with three faces, two rows on disk) cut off and redone whole.
  */
-import {readFile} from 'node:fs/promises'
-
+import {prepareOutputFile, readRegularText} from '../files.js'
 import {
   PredictionsWriter,
   classNamesFromColumns,
@@ -56,9 +55,10 @@ const defaultKey = (r: Record<string, string>) => r.path ?? ''
 export async function readRunIdentity(csv: string): Promise<RunIdentity | undefined> {
   let text: string
   try {
-    text = await readFile(sidecarPath(csv), 'utf8')
-  } catch {
-    return undefined
+    text = await readRegularText(sidecarPath(csv), {maxBytes: 16 * 2 ** 20})
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new Error(`cannot read ${sidecarPath(csv)}, which records which model and data wrote ${csv}: ${(e as Error).message}`)
   }
   try {
     const parsed = JSON.parse(text) as {identity?: RunIdentity}
@@ -68,7 +68,8 @@ export async function readRunIdentity(csv: string): Promise<RunIdentity | undefi
   }
 }
 
-function short(v: unknown): string {
+/** A recorded value as a short text for messages. */
+export function short(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v)
   return s === undefined ? 'nothing' : s.length > 120 ? `${s.slice(0, 117)}...` : s
 }
@@ -128,6 +129,8 @@ export function completeRecordCount(file: PredictionsFile, unitKey = defaultKey)
 }
 
 export async function openRunOutput(output: string, opts: RunOutputOptions): Promise<RunOutput> {
+  // A device, FIFO or /proc path is refused before a lock is taken beside it or a byte of it is read.
+  await prepareOutputFile(output)
   const lock: RunLock = await acquireRunLock(output)
   try {
     return await openLocked(output, opts, lock)

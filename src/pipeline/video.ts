@@ -22,7 +22,7 @@
  * run's summary.
  */
 import {writeFileAtomic} from '../basics.js'
-import {mkdir} from 'node:fs/promises'
+import {prepareOutputDir} from '../files.js'
 import path from 'node:path'
 
 import {isPredictVideo, type Discovered} from '../datasets/folder.js'
@@ -358,7 +358,7 @@ export async function predictWithVideos(
         tracks: tl,
       })
       const base = path.join(timelineDir, names.get(video.item.relPath) ?? 'video.timeline')
-      await mkdir(timelineDir, {recursive: true})
+      await prepareOutputDir(timelineDir, '--timeline')
       const {svgToPng} = await import('../image/sharp.js')
       await writeFileAtomic(`${base}.svg`, svg)
       await writeFileAtomic(`${base}.png`, await svgToPng(svg, {density: 144}))

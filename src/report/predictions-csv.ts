@@ -9,6 +9,7 @@
 
 import {promises as fsp} from 'node:fs'
 import {parse} from 'csv-parse/sync'
+import {readRegularFile} from '../files.js'
 import {stringify} from 'csv-stringify/sync'
 import {argmax} from '../metrics/classification.js'
 import type {FaceFields, Point as PixelPoint} from '../faces/types.js'
@@ -377,7 +378,7 @@ export function parsePredictionsCsv(data: string | Uint8Array, name = 'predictio
 
 /** Read predictions.csv (see parsePredictionsCsv). */
 export async function readPredictions(path: string): Promise<PredictionsFile> {
-  return parsePredictionsCsv(await fsp.readFile(path), path)
+  return parsePredictionsCsv(await readRegularFile(path), path)
 }
 
 function num(s: string | undefined): number | undefined {

@@ -4,6 +4,8 @@ import {promises as fsp} from 'node:fs'
 import type * as fs from 'node:fs'
 import * as path from 'node:path'
 
+import {prepareOutputDir} from '../files.js'
+
 const pad2 = (n: number): string => String(n).padStart(2, '0')
 
 /** Local date-time as YYYYMMDD-HHMMSS. */
@@ -77,14 +79,14 @@ export async function createRunDir(
           'or choose another --out',
       )
     }
-    await fsp.mkdir(out, {recursive: true})
+    await prepareOutputDir(out)
     return {dir: out, resumed: false}
   }
   if (options.resume) {
     throw new Error('--resume needs --out: the folder of the run to continue')
   }
   const base = defaultRunDir(datasetName, options.now, options.runsRoot)
-  await fsp.mkdir(path.dirname(base), {recursive: true})
+  await prepareOutputDir(path.dirname(base), 'the runs folder')
   for (let i = 1; i < 1000; i++) {
     const candidate = i === 1 ? base : `${base}-${i}`
     try {

@@ -8,6 +8,8 @@
 import {promises as fsp} from 'node:fs'
 import {hostname} from 'node:os'
 
+import {readRegularText} from '../files.js'
+
 /** A lock not refreshed for this long, held from another host, is taken to be left by a dead run. */
 export const STALE_MS = 10 * 60 * 1000
 
@@ -63,7 +65,7 @@ export async function acquireRunLock(output: string, now: () => number = Date.no
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw e
     }
-    const text = await fsp.readFile(lockPath, 'utf8').catch(() => '')
+    const text = await readRegularText(lockPath, {maxBytes: 64 * 1024}).catch(() => '')
     const st = await fsp.stat(lockPath).catch(() => undefined)
     if (!st) continue // released meanwhile
     const owner = parseOwner(text)
