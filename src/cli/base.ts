@@ -24,6 +24,17 @@ export class UsageError extends Error {
   readonly exitCode = EXIT.usage
 }
 
+/**
+ * The command ran and found problems in its input (poster dataset check): exit 1, and with --json the full result
+ * is printed, as on success, with the error beside it.
+ */
+export class FindingsError extends Error {
+  readonly exitCode = EXIT.error
+  constructor(message: string, readonly result: object) {
+    super(message)
+  }
+}
+
 /** The accuracy gate failed: exit 3. Carries the result so --json still prints it. */
 export class RegressionError extends Error {
   readonly exitCode = EXIT.regression
@@ -56,6 +67,11 @@ export abstract class PosterCommand extends Command {
     process.exitCode = code
     if (err instanceof RegressionError && this.jsonEnabled()) {
       this.logJson(err.result)
+      return
+    }
+    if (err instanceof FindingsError) {
+      if (this.jsonEnabled()) this.logJson({...err.result, error: {message: err.message, exitCode: code}})
+      else process.stderr.write(`${err.message}\n`)
       return
     }
     if (this.jsonEnabled()) {

@@ -14,6 +14,7 @@
 import {Flags} from '@oclif/core'
 
 import {parseLabels} from '../datasets/labels.js'
+import {DATASET_FORMATS} from '../datasets/types.js'
 import {DEVICES} from '../runtime/session.js'
 import type {PosterCommand} from './base.js'
 
@@ -60,6 +61,27 @@ export const sharedFlags = {
         return input
       },
     })(),
+
+  /**
+   * The flags that choose what a dataset command reads, as eval reads it: --format, --split, --classes, and
+   * --labels for manifests. `split` describes the default (all splits for the dataset commands).
+   */
+  dataset: (split = 'which split (train, test, valid, validation; default: every split the dataset has)') => ({
+    format: Flags.option({description: 'dataset layout (auto: detect it and say what was found)', options: ['auto', ...DATASET_FORMATS] as const, default: 'auto' as const})(),
+    split: Flags.string({description: split}),
+    classes: Flags.integer({description: 'AffectNet protocol: 7 or 8 classes (other layouts: checked against the folders)', min: 2}),
+    labels: Flags.custom<string>({
+      description: "CSV manifests: the label set of the label column (rafdb, affectnet7, affectnet8, caers, or names in class order)",
+      parse: async (input) => {
+        try {
+          parseLabels(input)
+        } catch (error) {
+          refuse(messageOf(error))
+        }
+        return input
+      },
+    })(),
+  }),
 
   /** --faces: which crops the model sees (faces/stage.ts); the default depends on the command and the data. */
   faces: (description: string) => Flags.option({description, options: ['whole', 'box', 'detect'] as const})(),

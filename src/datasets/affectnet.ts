@@ -25,7 +25,8 @@ import {AFFECTNET7, AFFECTNET8} from './labels.js'
 import {ExistsCache, finish, isDir, isFile, mapLimit, plural, readdirSafe, toPosix} from './fsutil.js'
 import {npyScalar, readNpy} from './npy.js'
 import {parseBox, withBox} from './box.js'
-import type {Dataset, DatasetItem, LoadOptions} from './types.js'
+import {findDuplicates, settleDuplicates} from './duplicates.js'
+import type {Dataset, DatasetItem, LoadOptions, RowProblem} from './types.js'
 
 export const AFFECTNET_CODE_NAMES = [
   'Neutral', 'Happy', 'Sad', 'Surprise', 'Fear', 'Disgust', 'Anger', 'Contempt', 'None', 'Uncertain', 'Non-Face',
@@ -74,7 +75,10 @@ function exclusionReason(code: number, classes: 7 | 8): string | undefined {
 class Excluded {
   private readonly counts = new Map<string, number>()
   add(reason: string): void {
-    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1)
+    this.addCount(reason, 1)
+  }
+  addCount(reason: string, n: number): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + n)
   }
   list(): Array<{reason: string; count: number}> {
     return [...this.counts].map(([reason, count]) => ({reason, count}))
@@ -118,8 +122,8 @@ export async function loadAffectnet(root: string, opts: LoadOptions = {}): Promi
   const classes = classCount(opts.classes, notes)
   const ds =
     layout.variant === 'csv'
-      ? await loadCsv(absRoot, layout.dir, split, classes, notes)
-      : await loadNpy(absRoot, split, classes, notes)
+      ? await loadCsv(absRoot, layout.dir, split, classes, notes, opts)
+      : await loadNpy(absRoot, split, classes, notes, opts)
   if (split === 'val' && ds.items.length !== AFFECTNET_VAL_SIZES[classes]) {
     notes.push(`the validation set here has ${ds.items.length} images; the official one has ${AFFECTNET_VAL_SIZES[classes]} for ${classes} classes`)
   }
@@ -157,7 +161,7 @@ function parseCode(raw: string | undefined, where: string): number {
   return Number(v)
 }
 
-async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 8, notes: string[]): Promise<Dataset> {
+async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 8, notes: string[], opts: LoadOptions): Promise<Dataset> {
   const csvName = split === 'train' ? 'training.csv' : 'validation.csv'
   const csvPath = path.join(csvDir, csvName)
   if (!(await isFile(csvPath))) {
@@ -176,9 +180,9 @@ async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 
   notes.push(`AffectNet ${csvName}, images in ${toPosix(path.relative(root, imageDir))}/`)
 
   const excluded = new Excluded()
-  const items: DatasetItem[] = []
-  const cache = new ExistsCache()
-  const checks: Array<Promise<boolean>> = []
+  const splitName = split === 'val' ? 'validation' : 'train'
+  const rowProblems: RowProblem[] = []
+  const rows: Array<{rel: string; file: string; code: number; line: number; boxCells: Array<string | undefined>}> = []
   let pathCol = 0
   let exprCol = 6
   // face_x, face_y, face_width, face_height: columns 2-5 of the release (the header names them).
@@ -204,18 +208,55 @@ async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 
     }
     if (row.length === 1 && row[0]!.trim() === '') continue
     const rel = row[pathCol]?.trim()
-    if (!rel) throw new Error(`${where}: empty image path`)
-    const code = parseCode(row[exprCol], where)
-    const reason = exclusionReason(code, classes)
-    if (reason) {
-      excluded.add(reason)
+    if (!rel) {
+      if (!opts.collect) throw new Error(`${where}: empty image path`)
+      rowProblems.push({kind: 'row', where, message: 'empty image path'})
       continue
     }
     const file = path.join(imageDir, ...rel.split(/[\\/]/))
-    const item: DatasetItem = {path: file, relPath: toPosix(path.relative(root, file)), label: code, split: split === 'val' ? 'validation' : 'train'}
-    items.push(withBox(item, parseBox(boxCols.map((c) => (c < 0 ? undefined : row[c])))))
-    checks.push(cache.has(file))
+    let code: number
+    try {
+      code = parseCode(row[exprCol], where)
+    } catch (e) {
+      if (!opts.collect) throw e
+      rowProblems.push({kind: 'label', where, path: file, relPath: toPosix(path.relative(root, file)), message: `expression "${row[exprCol] ?? ''}" is not an AffectNet code 0-10`})
+      continue
+    }
+    rows.push({rel, file, code, line: rec.info.lines, boxCells: boxCols.map((c) => (c < 0 ? undefined : row[c]))})
   }
+
+  // The same image twice: compared by its code as written (before the class protocol excludes any) and its box.
+  const {keep, report} = findDuplicates(
+    rows.map((r) => ({
+      key: r.file,
+      relPath: toPosix(path.relative(root, r.file)),
+      line: r.line,
+      label: r.code,
+      shown: `${r.code} (${AFFECTNET_CODE_NAMES[r.code]})`,
+      box: r.boxCells.map((c) => (c ?? '').trim()).join(','),
+    })),
+    csvPath,
+  )
+  const extraExcluded: Array<{reason: string; count: number}> = []
+  const duplicates = settleDuplicates(report, {notes, excluded: extraExcluded}, opts.collect)
+
+  const items: DatasetItem[] = []
+  const excludedPaths: string[] = []
+  const cache = new ExistsCache()
+  const checks: Array<Promise<boolean>> = []
+  rows.forEach((r, i) => {
+    if (!keep[i]) return
+    const reason = exclusionReason(r.code, classes)
+    if (reason) {
+      excluded.add(reason)
+      if (opts.collect) excludedPaths.push(r.file)
+      return
+    }
+    const item: DatasetItem = {path: r.file, relPath: toPosix(path.relative(root, r.file)), label: r.code, split: splitName}
+    items.push(withBox(item, parseBox(r.boxCells)))
+    checks.push(cache.has(r.file))
+  })
+  for (const e of extraExcluded) excluded.addCount(e.reason, e.count)
   const exists = await Promise.all(checks)
   const missing = exists.filter((x) => !x).length
   if (missing > 0) {
@@ -226,6 +267,11 @@ async function loadCsv(root: string, csvDir: string, split: Split, classes: 7 | 
   }
   const ds = baseDataset(root, 'csv', split, classes, items, excluded, notes)
   ds.hasBoxes = boxCols.every((c) => c >= 0)
+  if (duplicates) ds.duplicates = duplicates
+  if (opts.collect) {
+    ds.rowProblems = rowProblems
+    ds.excludedPaths = excludedPaths
+  }
   return ds
 }
 
@@ -238,7 +284,7 @@ function stemOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-async function loadNpy(root: string, split: Split, classes: 7 | 8, notes: string[]): Promise<Dataset> {
+async function loadNpy(root: string, split: Split, classes: 7 | 8, notes: string[], opts: LoadOptions): Promise<Dataset> {
   let splitDir: string
   if ((await isDir(path.join(root, 'annotations'))) && (await isDir(path.join(root, 'images')))) {
     splitDir = root
@@ -266,11 +312,19 @@ async function loadNpy(root: string, split: Split, classes: 7 | 8, notes: string
     if (!images.has(stem) || path.extname(e.name).toLowerCase() === '.jpg') images.set(stem, e.name)
   }
 
-  const codes = await mapLimit(stems, 64, async (stem) => {
+  const rowProblems: RowProblem[] = []
+  const codes = await mapLimit(stems, 64, async (stem): Promise<number | undefined> => {
     const file = path.join(annDir, `${stem}_exp.npy`)
-    const v = npyScalar(await readNpy(file), file)
-    const raw = typeof v === 'boolean' ? String(Number(v)) : String(v)
-    return parseCode(raw, file)
+    try {
+      const v = npyScalar(await readNpy(file), file)
+      const raw = typeof v === 'boolean' ? String(Number(v)) : String(v)
+      return parseCode(raw, file)
+    } catch (e) {
+      if (!opts.collect) throw e
+      const img = path.join(imgDir, images.get(stem) ?? `${stem}.jpg`)
+      rowProblems.push({kind: 'label', where: file, path: img, relPath: toPosix(path.relative(root, img)), message: (e as Error).message.replace(`${file}: `, '')})
+      return undefined
+    }
   })
 
   const excluded = new Excluded()
@@ -278,14 +332,17 @@ async function loadNpy(root: string, split: Split, classes: 7 | 8, notes: string
   let missing = 0
   let firstMissing: string | undefined
   const splitName = split === 'val' ? 'validation' : 'train'
+  const excludedPaths: string[] = []
   stems.forEach((stem, i) => {
-    const code = codes[i]!
+    const code = codes[i]
+    if (code === undefined) return
+    const name = images.get(stem)
     const reason = exclusionReason(code, classes)
     if (reason) {
       excluded.add(reason)
+      if (opts.collect) excludedPaths.push(path.join(imgDir, name ?? `${stem}.jpg`))
       return
     }
-    const name = images.get(stem)
     if (!name) {
       missing++
       firstMissing ??= `${stem}.jpg`
@@ -299,5 +356,10 @@ async function loadNpy(root: string, split: Split, classes: 7 | 8, notes: string
   const annotated = new Set(stems)
   const unannotated = [...images.keys()].filter((s) => !annotated.has(s)).length
   if (unannotated > 0) notes.push(`${plural(unannotated, 'image')} in ${imgDir} without an _exp.npy left out`)
-  return baseDataset(root, 'npy', split, classes, items, excluded, notes)
+  const ds = baseDataset(root, 'npy', split, classes, items, excluded, notes)
+  if (opts.collect) {
+    ds.rowProblems = rowProblems
+    ds.excludedPaths = excludedPaths
+  }
+  return ds
 }

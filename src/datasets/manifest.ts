@@ -30,7 +30,8 @@ import {readRegularText} from '../files.js'
 import {AFFECTNET8, LABEL_SETS, RAFDB, canonicalEmotion, labelKey, readNumericLabels} from './labels.js'
 import {ExistsCache, codePointCompare, finish, mapLimit, plural, toPosix} from './fsutil.js'
 import {parseBox, withBox} from './box.js'
-import type {Dataset, DatasetItem, FaceBox, LoadOptions} from './types.js'
+import {findDuplicates, settleDuplicates} from './duplicates.js'
+import type {Dataset, DatasetItem, FaceBox, LoadOptions, RowProblem} from './types.js'
 
 export interface ManifestOptions extends LoadOptions {
   /** A `--labels` value (registry id or comma-separated names) or the names themselves, in class-index order. */
@@ -97,16 +98,23 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
     throw new Error(`manifest ${file}: a face box needs all of x, y, w, h columns; the header has only ${BOX_COLUMNS.filter((_, i) => boxCols[i]! >= 0).map((n) => n[0]).join(', ')}`)
   }
   const rows: Row[] = []
+  const rowProblems: RowProblem[] = []
+  const dir = path.dirname(file)
+  const absOf = (p: string) => (path.isAbsolute(p) ? path.normalize(p) : path.resolve(dir, p))
   for (const {record, info} of records.slice(1)) {
     const p = record[pathCol] ?? ''
     const l = (record[labelCol] ?? '').trim()
     if (p === '' && l === '' && record.every((c) => c.trim() === '')) continue
-    if (p === '') throw new Error(`${file} line ${info.lines}: empty path`)
-    if (l === '') throw new Error(`${file} line ${info.lines}: empty label for ${p}`)
+    if (p === '' || l === '') {
+      const message = p === '' ? 'empty path' : `empty label for ${p}`
+      if (!opts.collect) throw new Error(`${file} line ${info.lines}: ${message}`)
+      rowProblems.push({kind: p === '' ? 'row' : 'label', where: `${file} line ${info.lines}`, message, ...(p ? {path: absOf(p), relPath: toPosix(path.normalize(p))} : {})})
+      continue
+    }
     const row: Row = {line: info.lines, path: p, label: l}
     rows.push(boxGiven === 4 ? withBox(row, parseBox(boxCols.map((c) => record[c]))) : row)
   }
-  if (rows.length === 0) throw new Error(`manifest ${file} has a header but no rows`)
+  if (rows.length === 0 && rowProblems.length === 0) throw new Error(`manifest ${file} has a header but no rows`)
 
   const notes: string[] = []
   if (headerSet !== undefined && opts.labels !== undefined && (Array.isArray(opts.labels) || opts.labels.trim().toLowerCase() !== headerSet)) {
@@ -114,16 +122,43 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
   }
   const {labels, indexOf} = resolveManifestLabels(rows, headerSet !== undefined ? {...opts, labels: headerSet} : opts, file, notes, headerSet !== undefined ? `column label_${headerSet}` : '--labels')
 
-  const dir = path.dirname(file)
   const split = opts.split ?? 'all'
-  const items: DatasetItem[] = rows.map((r) => ({
-    path: path.isAbsolute(r.path) ? path.normalize(r.path) : path.resolve(dir, r.path),
-    relPath: toPosix(path.normalize(r.path)),
-    label: indexOf(r),
-    split,
-    ...(r.box ? {box: r.box} : {}),
-    ...(r.boxError ? {boxError: r.boxError} : {}),
-  }))
+  const labelled: Array<{row: Row; label: number}> = []
+  for (const r of rows) {
+    let label: number
+    try {
+      label = indexOf(r)
+    } catch (e) {
+      if (!opts.collect) throw e
+      rowProblems.push({kind: 'label', where: `${file} line ${r.line}`, path: absOf(r.path), relPath: toPosix(path.normalize(r.path)), message: (e as Error).message.replace(`${file} line ${r.line}: `, '')})
+      continue
+    }
+    labelled.push({row: r, label})
+  }
+  // The same file twice (however its path is written): scored once; another label or box is a conflict.
+  const {keep, report} = findDuplicates(
+    labelled.map(({row, label}) => ({
+      key: absOf(row.path),
+      relPath: toPosix(path.normalize(row.path)),
+      line: row.line,
+      label,
+      shown: row.label === labels[label] ? row.label : `${row.label} (${labels[label]})`,
+      ...(boxGiven === 4 ? {box: row.box ? `${row.box.x},${row.box.y},${row.box.w},${row.box.h}` : (row.boxError ?? '')} : {}),
+    })),
+    file,
+  )
+  const excluded: Array<{reason: string; count: number}> = []
+  const duplicates = settleDuplicates(report, {notes, excluded}, opts.collect)
+  const items: DatasetItem[] = labelled
+    .filter((_, i) => keep[i])
+    .map(({row: r, label}) => ({
+      path: absOf(r.path),
+      relPath: toPosix(path.normalize(r.path)),
+      label,
+      split,
+      ...(r.box ? {box: r.box} : {}),
+      ...(r.boxError ? {boxError: r.boxError} : {}),
+    }))
 
   const cache = new ExistsCache()
   const exists = await mapLimit(items, 64, (it) => cache.has(it.path))
@@ -136,7 +171,21 @@ export async function loadManifest(csvPath: string, opts: ManifestOptions = {}):
   }
 
   if (boxGiven === 4) notes.push(`face boxes from the manifest's ${BOX_COLUMNS.map((n, i) => header[boxCols[i]!]).join(', ')} columns (--faces box)`)
-  return finish({format: 'csv', root: file, split, labels, items, excluded: [], notes, hasBoxes: boxGiven === 4}, opts)
+  return finish(
+    {
+      format: 'csv',
+      root: file,
+      split,
+      labels,
+      items,
+      excluded,
+      notes,
+      hasBoxes: boxGiven === 4,
+      ...(duplicates ? {duplicates} : {}),
+      ...(opts.collect ? {rowProblems} : {}),
+    },
+    opts,
+  )
 }
 
 function resolveManifestLabels(

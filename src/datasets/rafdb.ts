@@ -14,9 +14,10 @@
 import path from 'node:path'
 
 import {readRegularText} from '../files.js'
+import {findDuplicates, settleDuplicates} from './duplicates.js'
 import {RAFDB} from './labels.js'
 import {ExistsCache, finish, isDir, isFile, mapLimit, plural, toPosix} from './fsutil.js'
-import type {Dataset, LoadOptions} from './types.js'
+import type {Dataset, LoadOptions, RowProblem} from './types.js'
 
 export const RAFDB_LABEL_FILE = 'EmoLabel/list_patition_label.txt'
 export const RAFDB_SPLIT_SIZES: Record<string, number> = {train: 12271, test: 3068}
@@ -79,32 +80,51 @@ export async function loadRafdb(root: string, opts: LoadOptions = {}): Promise<D
     throw new Error(`RAF-DB images not found: neither ${alignedDir} nor ${originalDir} is a folder`)
   }
 
-  const entries: Array<{name: string; label: number}> = []
+  const entries: Array<{name: string; label: number; line: number}> = []
+  const rowProblems: RowProblem[] = []
+  const fail = (kind: RowProblem['kind'], where: string, message: string, name?: string): void => {
+    if (!opts.collect) throw new Error(`${where}: ${message}`)
+    const file = name === undefined ? undefined : imageFile(name)
+    rowProblems.push({kind, where, message, ...(file ? {path: file, relPath: toPosix(path.relative(base, file))} : {})})
+  }
+  const imageFile = (name: string) => path.join(imageDir, variant === 'aligned' ? `${path.parse(name).name}_aligned.jpg` : name)
   const lines = text.split(/\r?\n/)
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.replace(/^\uFEFF/, '').trim()
     if (line === '') continue
     const where = `${labelFile} line ${i + 1}`
     const fields = line.split(/\s+/)
-    if (fields.length !== 2) throw new Error(`${where}: expected "<image name> <label 1-7>", got "${line}"`)
-    const [name, code] = fields as [string, string]
-    if (!/^[0-9]+$/.test(code) || Number(code) < 1 || Number(code) > 7) {
-      throw new Error(`${where}: label "${code}" for ${name} is outside 1..7`)
+    if (fields.length !== 2) {
+      fail('row', where, `expected "<image name> <label 1-7>", got "${line}"`)
+      continue
     }
-    let fileSplit: string
-    if (name.startsWith('train_')) fileSplit = 'train'
-    else if (name.startsWith('test_')) fileSplit = 'test'
-    else throw new Error(`${where}: "${name}" starts with neither train_ nor test_, so its split is unknown`)
-    if (fileSplit === split) entries.push({name, label: Number(code) - 1})
+    const [name, code] = fields as [string, string]
+    const fileSplit = name.startsWith('train_') ? 'train' : name.startsWith('test_') ? 'test' : undefined
+    if (!/^[0-9]+$/.test(code) || Number(code) < 1 || Number(code) > 7) {
+      // A bad label stops the load whichever split it is in; collected, it is reported with its own split.
+      if (!opts.collect || fileSplit === split || fileSplit === undefined) fail('label', where, `label "${code}" for ${name} is outside 1..7`, name)
+      continue
+    }
+    if (fileSplit === undefined) {
+      fail('row', where, `"${name}" starts with neither train_ nor test_, so its split is unknown`, name)
+      continue
+    }
+    if (fileSplit !== split) continue
+    entries.push({name, label: Number(code) - 1, line: i + 1})
   }
 
-  const files = entries.map(({name}) => {
-    const file = variant === 'aligned' ? `${path.parse(name).name}_aligned.jpg` : name
-    return path.join(imageDir, file)
-  })
+  const {keep, report} = findDuplicates(
+    entries.map((e) => ({key: e.name, relPath: e.name, line: e.line, label: e.label, shown: `${e.label + 1} (${RAFDB.names[e.label]})`})),
+    labelFile,
+  )
+  const excluded: Array<{reason: string; count: number}> = []
+  const duplicates = settleDuplicates(report, {notes, excluded}, opts.collect)
+  const unique = entries.filter((_, i) => keep[i])
+
+  const files = unique.map(({name}) => imageFile(name))
   const cache = new ExistsCache()
   const exists = await mapLimit(files, 64, (f) => cache.has(f))
-  const items = entries.map((e, i) => ({
+  const items = unique.map((e, i) => ({
     path: files[i]!,
     relPath: toPosix(path.relative(base, files[i]!)),
     label: e.label,
@@ -132,9 +152,11 @@ export async function loadRafdb(root: string, opts: LoadOptions = {}): Promise<D
       split,
       labels: [...RAFDB.names],
       items,
-      excluded: [],
+      excluded,
       notes,
       benchmark: 'rafdb',
+      ...(duplicates ? {duplicates} : {}),
+      ...(opts.collect ? {rowProblems} : {}),
     },
     opts,
   )

@@ -57,6 +57,48 @@ export interface Dataset {
   benchmark?: string
   /** True when items carry annotated face boxes (AffectNet's CSV release, a manifest with x,y,w,h). */
   hasBoxes?: boolean
+  /** Images the list names more than once (see duplicates.ts); absent when none. */
+  duplicates?: DuplicateReport
+  /**
+   * With LoadOptions.collect: rows of the list that could not be used (a label outside the set, an empty path, a
+   * line that cannot be parsed), each left out and named here instead of stopping the load.
+   */
+  rowProblems?: RowProblem[]
+  /** With LoadOptions.collect: files the list names whose rows were left out on purpose (AffectNet codes 8-10). */
+  excludedPaths?: string[]
+}
+
+/** Images listed more than once in one list file. */
+export interface DuplicateReport {
+  /** The list file. */
+  file: string
+  /** Listings dropped as exact repeats (same image, same label and box). */
+  repeatedListings: number
+  repeats: DuplicateGroup[]
+  /** Images listed with different labels (or face boxes). */
+  conflicts: DuplicateGroup[]
+}
+
+export interface DuplicateGroup {
+  relPath: string
+  /** Lines of the list, in order; the first is the listing kept. */
+  lines: number[]
+  /** The label of each listing, as written (with its name). */
+  labels: string[]
+  conflict: boolean
+  /** The face box of each listing, as written, where the list has boxes. */
+  boxes?: string[]
+}
+
+/** A row of a dataset's list that could not be used (collected instead of thrown, LoadOptions.collect). */
+export interface RowProblem {
+  kind: 'label' | 'row'
+  /** `<file> line <n>` */
+  where: string
+  /** The image the row names, when it names one (absolute path). */
+  path?: string
+  relPath?: string
+  message: string
 }
 
 export interface LoadOptions {
@@ -64,4 +106,10 @@ export interface LoadOptions {
   /** 7 or 8 for AffectNet; for other layouts a check against the folder/label count. */
   classes?: number
   limit?: number
+  /**
+   * Collect row-level problems (labels outside the set, unusable rows, images listed twice with different labels)
+   * in Dataset.rowProblems / Dataset.duplicates instead of stopping, and list the files of excluded rows in
+   * Dataset.excludedPaths: what `poster dataset check` needs to report every problem at once.
+   */
+  collect?: boolean
 }

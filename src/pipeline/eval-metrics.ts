@@ -42,6 +42,8 @@ export interface MetricsFile extends ClassificationMetrics {
     benchmark?: string
     excluded: Array<{reason: string; count: number}>
     notes: string[]
+    /** Images the dataset's list names more than once with the same label, each scored once. */
+    duplicates?: {file: string; repeated_listings: number; images: number; first: Array<{path: string; lines: number[]}>}
   }
   split: string
   /** Which crops the model saw (--faces) and how many images had none. */
@@ -176,6 +178,16 @@ export function buildMetricsFile(inp: MetricsInputs, where: string): ScoredRun {
       benchmark,
       excluded: dataset.excluded,
       notes: dataset.notes,
+      ...(dataset.duplicates && dataset.duplicates.repeatedListings > 0
+        ? {
+            duplicates: {
+              file: dataset.duplicates.file,
+              repeated_listings: dataset.duplicates.repeatedListings,
+              images: dataset.duplicates.repeats.length,
+              first: dataset.duplicates.repeats.slice(0, 20).map((g) => ({path: g.relPath, lines: g.lines})),
+            },
+          }
+        : {}),
     },
     split: dataset.split,
     faces: {mode: inp.facesMode, no_face: noFace},

@@ -5,7 +5,7 @@
  */
 import {join, resolve} from 'node:path'
 
-import {loadDataset, type Dataset, type DatasetFormat} from '../datasets/index.js'
+import {describeGroup, loadDataset, type Dataset, type DatasetFormat} from '../datasets/index.js'
 import {mapDatasetToModel} from '../datasets/labels.js'
 import {argmax, softmax} from '../metrics/index.js'
 import {PREPROCESS} from '../image/preprocess.js'
@@ -174,6 +174,13 @@ async function evaluateWithModel(
     warnings.push('UNTRAINED model (deterministic demo weights): accuracy is chance level by design; this run shows the pipeline, not POSTER++')
   }
   const dsLabels = dataset.labels
+  const dup = dataset.duplicates
+  if (dup && dup.repeatedListings > 0) {
+    warnings.push(
+      `${dup.repeats.length} image${dup.repeats.length === 1 ? ' is' : 's are'} listed more than once with the same label in ${dup.file} ` +
+        `(first: ${describeGroup(dup.repeats[0]!)}); each is scored once (${dup.repeatedListings} repeated listing${dup.repeatedListings === 1 ? '' : 's'} left out)`,
+    )
+  }
   const {modelLabels, datasetToModel} = reconcileClasses(dataset, model, warnings)
   const C = dsLabels.length
 
