@@ -230,3 +230,19 @@ describe('5: zip bombs', () => {
     expect(Array.from(ck.stateDict.get('w1')!.data as Float32Array)).toEqual([0, 0, 0, 0])
   })
 })
+
+describe('the hostile corpus (test/fixtures/torch/hostile/)', () => {
+  it('holds exactly the files the recipes build', () => {
+    expect(readdirSync(H.CORPUS_DIR).sort()).toEqual(H.CORPUS.map((c) => c.file).sort())
+    for (const c of H.CORPUS) {
+      const committed = readFileSync(join(H.CORPUS_DIR, c.file))
+      expect(Buffer.compare(committed, Buffer.from(c.build())), c.file).toBe(0)
+      expect(committed.length, c.file).toBeLessThan(200_000)
+    }
+  })
+
+  it('every file is refused with its code and message, in bounded memory', async () => {
+    const lines = await readInChild(H.CORPUS.map((c) => join(H.CORPUS_DIR, c.file)))
+    for (const c of H.CORPUS) expect(refused(lines, join(H.CORPUS_DIR, c.file), c.code), c.file).toMatch(c.message)
+  })
+})
