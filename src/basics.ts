@@ -3,7 +3,8 @@
  * - the model's input size (POSTER++ and every model poster runs take [N, 3, 224, 224]);
  * - crash-safe file writes (readers see the old content or the new, never a mix), and the removal of the
  *   temporary files a killed writer leaves behind;
- * - a file's SHA-256 (models and checkpoints are identified by it).
+ * - a file's SHA-256 (models and checkpoints are identified by it);
+ * - text from files made safe to show on a terminal.
  */
 import {createHash, randomBytes} from 'node:crypto'
 import {createReadStream, promises as fsp, constants as fsc} from 'node:fs'
@@ -169,4 +170,29 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
   } catch {
     /* best effort, as in fsyncDir */
   }
+}
+
+/**
+ * Characters that must not reach a terminal raw: C0 controls (ESC starts escape sequences; CR and BS overwrite what
+ * was shown), DEL, C1 controls (U+009B is a one-character CSI), the bidirectional overrides and isolates that reorder
+ * what is shown, line and paragraph separators, and lone surrogates.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+const UNSAFE_KEEPING_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0)
+  if (code === 0x0a) return '\\n'
+  if (code === 0x0d) return '\\r'
+  if (code === 0x09) return '\\t'
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+}
+
+/**
+ * `text` (a key name, an epoch string, a message quoting them) with every character that could drive or deceive a
+ * terminal written as an escape (`\x1b`, `\u202e`). Everything shown that came from a file goes through here.
+ * `keepLines` leaves newlines and tabs (for whole messages whose lines are poster's own).
+ */
+export function printable(text: string, opts: {keepLines?: boolean} = {}): string {
+  return text.replace(opts.keepLines ? UNSAFE_KEEPING_LINES : UNSAFE, escapeChar)
 }

@@ -1,4 +1,5 @@
 /** Errors raised while reading a checkpoint; `code` says what kind of problem it is. */
+import {printable} from '../basics.js'
 
 export type CheckpointErrorCode =
   /** The file is not a PyTorch checkpoint at all (text, HTML, some other format). */
@@ -27,8 +28,9 @@ export class CheckpointError extends Error {
   /** The file being read, when known. */
   path?: string
 
+  /** `message` quotes what the file holds (key and class names, record names): control characters are escaped. */
   constructor(code: CheckpointErrorCode, message: string, options?: {path?: string; cause?: unknown}) {
-    super(message, options?.cause === undefined ? undefined : {cause: options.cause})
+    super(printable(message), options?.cause === undefined ? undefined : {cause: options.cause})
     this.code = code
     if (options?.path !== undefined) this.path = options.path
   }

@@ -5,7 +5,7 @@
 import {open} from 'node:fs/promises'
 import type {FileHandle} from 'node:fs/promises'
 
-import {sha256File} from '../basics.js'
+import {printable, sha256File} from '../basics.js'
 import type {HostTensor, TensorMap} from '../tensor.js'
 import {CheckpointError} from './errors.js'
 import {ELEMENT_SIZE} from './dtypes.js'
@@ -264,7 +264,7 @@ export async function readCheckpoint(path: string, opts: ReadCheckpointOptions =
     if (err instanceof CheckpointError) {
       if (err.path === undefined) {
         err.path = path
-        err.message = `${path}: ${err.message}`
+        err.message = `${printable(path)}: ${err.message}`
       }
       throw err
     }

@@ -36,6 +36,7 @@ export function checkView(ref: TensorRef, recordBytes: number, name: string): nu
   const n = numel(shape)
   const bad = (why: string) =>
     new CheckpointError('corrupt', `tensor '${name}' does not fit its storage ${storage.key}: ${why}`)
+  if (storage.elementOffset < 0 || storage.numel < 0) throw bad(`the storage has a negative offset or size (${storage.elementOffset}, ${storage.numel})`)
   if (storage.elementOffset + storage.numel > Math.floor(recordBytes / es)) {
     throw bad(`the storage should hold ${storage.elementOffset + storage.numel} ${dtype} elements but its record has ${recordBytes} bytes`)
   }

@@ -5,6 +5,8 @@
 import {Command, Errors} from '@oclif/core'
 import chalk from 'chalk'
 
+import {printable} from '../basics.js'
+
 /**
  * Exit codes, documented in the README and in every command's --help. The same mistake gets the same code in
  * every command:
@@ -69,17 +71,19 @@ export abstract class PosterCommand extends Command {
       this.logJson(err.result)
       return
     }
+    // Messages quote files (key names, labels, paths): no control character reaches the terminal raw.
+    const message = printable(err.message, {keepLines: true})
     if (err instanceof FindingsError) {
-      if (this.jsonEnabled()) this.logJson({...err.result, error: {message: err.message, exitCode: code}})
-      else process.stderr.write(`${err.message}\n`)
+      if (this.jsonEnabled()) this.logJson({...err.result, error: {message, exitCode: code}})
+      else process.stderr.write(`${message}\n`)
       return
     }
     if (this.jsonEnabled()) {
-      this.logJson({error: {message: err.message, exitCode: code}})
+      this.logJson({error: {message, exitCode: code}})
       return
     }
     if (err instanceof Errors.CLIError && err.oclif?.exit !== undefined) throw err
     // A plain message, not a stack trace: these errors are written for users.
-    throw new Errors.CLIError(err.message, {exit: code})
+    throw new Errors.CLIError(message, {exit: code})
   }
 }

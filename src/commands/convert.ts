@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
+import {printable} from '../basics.js'
 import {EXIT_CODES_HELP, PosterCommand} from '../cli/base.js'
 import {sharedFlags, statusLine} from '../cli/shared.js'
 import type {ConvertResult} from '../convert/convert.js'
@@ -64,8 +65,9 @@ ${EXIT_CODES_HELP}`
       this.log(`Wrote ${result.out} (${mb} MB, ${result.numClasses} classes: ${result.labels.join(', ')})`)
       this.log(
         `  checkpoint ${result.checkpoint.format}, ${result.checkpoint.tensors} tensors, sha256 ${result.checkpoint.sha256.slice(0, 16)}…` +
-          (result.checkpoint.epoch !== undefined ? `, epoch ${result.checkpoint.epoch}` : '') +
-          (result.checkpoint.best_acc !== undefined ? `, best_acc ${result.checkpoint.best_acc}` : ''),
+          // Both come from the file: escaped, so that an epoch string cannot drive the terminal.
+          (result.checkpoint.epoch !== undefined ? `, epoch ${printable(String(result.checkpoint.epoch))}` : '') +
+          (result.checkpoint.best_acc !== undefined ? `, best_acc ${printable(String(result.checkpoint.best_acc))}` : ''),
       )
       this.log(`  graph: ${result.graph.nodes} nodes, ${(result.graph.parameters / 1e6).toFixed(2)}M parameters, opset ${result.graph.opset}, batch-dynamic`)
       this.log(`  took ${result.seconds.total.toFixed(1)} s (read ${result.seconds.read} s, build ${result.seconds.build} s, write ${result.seconds.write} s)`)

@@ -34,7 +34,11 @@ export interface ConvertResult {
   bytes: number
   numClasses: number
   labels: string[]
-  checkpoint: {path: string; sha256: string; format: string; epoch?: number; best_acc?: number; tensors: number}
+  /**
+   * epoch and best_acc as the checkpoint holds them: numbers, an integer beyond 2^53 as its exact decimal string,
+   * or the checkpoint's own string (shown escaped).
+   */
+  checkpoint: {path: string; sha256: string; format: string; epoch?: number | string; best_acc?: number | string; tensors: number}
   graph: {nodes: number; initializers: number; parameters: number; opset: number}
   dtype: 'float32' | 'float16'
   seconds: {read: number; build: number; write: number; total: number}
@@ -73,7 +77,10 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
     source_sha256: ckpt.sha256 ?? '',
     source_format: ckpt.format,
   }
-  if (typeof ckpt.meta.epoch === 'number') meta.epoch = String(ckpt.meta.epoch)
+  const epoch = jsonMeta(ckpt.meta.epoch)
+  const bestAcc = jsonMeta(ckpt.meta.best_acc)
+  // The model metadata keeps numbers only (exact, as decimal text): an epoch string is the file's, not a count.
+  if (typeof ckpt.meta.epoch === 'number' || typeof ckpt.meta.epoch === 'bigint') meta.epoch = String(ckpt.meta.epoch)
   if (typeof ckpt.meta.best_acc === 'number') meta.best_acc = String(ckpt.meta.best_acc)
   status(`building the POSTER++ graph from ${ckpt.stateDict.size} tensors`)
   const model = buildModel(ckpt.stateDict, {...opts, metadata: meta})
@@ -91,8 +98,8 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
       path: opts.checkpoint,
       sha256: ckpt.sha256 ?? '',
       format: ckpt.format,
-      epoch: ckpt.meta.epoch,
-      best_acc: ckpt.meta.best_acc,
+      ...(epoch === undefined ? {} : {epoch}),
+      ...(bestAcc === undefined ? {} : {best_acc: bestAcc}),
       tensors: ckpt.stateDict.size,
     },
     graph: graphSummary(model),
@@ -127,6 +134,13 @@ export async function writeDeterministicModel(out: string, numClasses = 7, dtype
     metadata: {source_checkpoint: `deterministic weights (${WEIGHT_SEED}): UNTRAINED, chance-level accuracy`, untrained: 'true'},
   })
   return writeModel(model, out)
+}
+
+/** A metadata value (epoch, best_acc) as JSON can carry it: numbers, big integers as exact decimal strings, strings. */
+function jsonMeta(v: unknown): number | string | undefined {
+  if (typeof v === 'number' || typeof v === 'string') return v
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()
+  return undefined
 }
 
 function reportStale(removed: {path: string; bytes: number}[], status: (message: string) => void): void {

@@ -4,6 +4,7 @@
  * refused with an ArchitectureError that names the missing, unexpected and mis-shaped keys.
  */
 
+import {printable} from '../basics.js'
 import type {HostTensor, TensorMap} from '../tensor.js'
 import {numel} from '../tensor.js'
 import {relativePositionIndexMatches, STAGES, windowAttentionSpec, windowSpec} from './cross-attention.js'
@@ -48,7 +49,7 @@ export class ArchitectureError extends Error {
     readonly mismatched: ShapeMismatch[],
     readonly hint?: string,
   ) {
-    super(message)
+    super(printable(message)) // it lists the checkpoint's own key names
     this.name = 'ArchitectureError'
   }
 }

@@ -193,6 +193,18 @@ describe('4: views far larger than their storage', () => {
     expect(refused(lines, claim, 'corrupt')).toMatch(/tensor 'w' does not fit its storage 0: the storage should hold 1099511627776 float32 elements but its record has 16 bytes/)
   })
 
+  it('checkView: negative storage offsets and sizes (legacy storage views) and views past their storage are corrupt', async () => {
+    const {checkView} = await import('../../src/checkpoint/tensors.js')
+    const {StorageRef, TensorRef} = await import('../../src/checkpoint/pyobjects.js')
+    const view = (offset: number, numel: number, shape: number[], stride: number[], storageOffset = 0) =>
+      new TensorRef(new StorageRef('0', 'float32', 'cpu', numel, offset), storageOffset, shape, stride, false)
+    expect(() => checkView(view(-4, 4, [4], [1]), 16, 'w')).toThrow(/tensor 'w' does not fit its storage 0: the storage has a negative offset or size \(-4, 4\)/)
+    expect(() => checkView(view(0, -1, [1], [1]), 16, 'w')).toThrow(/negative offset or size/)
+    expect(() => checkView(view(0, 4, [2, 2], [2, 2]), 16, 'w')).toThrow(/reaches element 4 of 4/)
+    expect(() => checkView(view(0, 4, [2], [1], -1), 16, 'w')).toThrow(/negative offset or stride/)
+    expect(checkView(view(1, 3, [3, 5], [1, 0]), 16, 'w')).toBe(15)
+  })
+
   it('a modest stride-0 view (a broadcast buffer) is still read, its values repeated', async () => {
     const {readCheckpoint} = await import('../../src/checkpoint/index.js')
     const path = save('broadcast.pth', H.manyExpandedZip(1, 1 << 20))
@@ -228,5 +240,53 @@ describe('5: zip bombs', () => {
     const ck = await readCheckpoint(save('small-zeros.pth', H.zipBomb(2, 16)))
     expect([...ck.stateDict.keys()]).toEqual(['w0', 'w1'])
     expect(Array.from(ck.stateDict.get('w1')!.data as Float32Array)).toEqual([0, 0, 0, 0])
+  })
+})
+
+describe('the hostile corpus (test/fixtures/torch/hostile/)', () => {
+  it('holds exactly the files the recipes build', () => {
+    expect(readdirSync(H.CORPUS_DIR).sort()).toEqual(H.CORPUS.map((c) => c.file).sort())
+    for (const c of H.CORPUS) {
+      const committed = readFileSync(join(H.CORPUS_DIR, c.file))
+      expect(Buffer.compare(committed, Buffer.from(c.build())), c.file).toBe(0)
+      expect(committed.length, c.file).toBeLessThan(200_000)
+    }
+  })
+
+  it('every file is refused with its code and message, in bounded memory', async () => {
+    const lines = await readInChild(H.CORPUS.map((c) => join(H.CORPUS_DIR, c.file)))
+    for (const c of H.CORPUS) expect(refused(lines, join(H.CORPUS_DIR, c.file), c.code), c.file).toMatch(c.message)
+  })
+})
+
+describe('hostile files no test foresaw', () => {
+  it('1000 random mutations of real and hostile checkpoints: each read or refused with a CheckpointError about the file, in bounded memory', async () => {
+    // A fixed seed, so a failure can be replayed (POSTER_FUZZ_SEED tries others).
+    const seed = process.env.POSTER_FUZZ_SEED ?? '14'
+    const fixtures = fileURLToPath(new URL('../fixtures/torch/', import.meta.url))
+    const bases = [
+      ...['checkpoint-zip.pth', 'checkpoint-legacy.pth', 'state-dict-only.pth'].map((f) => join(fixtures, f)),
+      ...H.CORPUS.map((c) => join(H.CORPUS_DIR, c.file)),
+    ]
+    const mutants = mkdtempSync(join(dir, 'mutants-'))
+    const child = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', fileURLToPath(new URL('../helpers/mutation-child.ts', import.meta.url)), seed, '1000', mutants, ...bases], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+    clearTimeout(timer)
+    expect(code, stderr.slice(-2000)).toBe(0)
+    const summary = JSON.parse(stdout) as {outcomes: Record<string, number>; bugs: unknown[]; maxRssMB: number}
+    expect(summary.bugs).toEqual([])
+    expect(Object.values(summary.outcomes).reduce((a, b) => a + b, 0)).toBe(1000)
+    // Some mutants still read, most are refused, and every kind of refusal shows up.
+    expect(summary.outcomes.ok).toBeGreaterThan(0)
+    for (const kind of ['corrupt', 'truncated', 'limit']) expect(summary.outcomes[kind], kind).toBeGreaterThan(0)
+    expect(summary.maxRssMB).toBeLessThan(MAX_RSS_MB)
   })
 })

@@ -6,7 +6,7 @@
  * refuse what is not a POSTER++ checkpoint with a message that says why.
  */
 import {createHash} from 'node:crypto'
-import {createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -20,7 +20,7 @@ import {readOnnxMetadata} from '../../src/onnx/metadata.js'
 import {deterministicInput, deterministicPosterWeights, posterManifest} from '../../src/poster/deterministic-weights.js'
 import {openSession, type LoadedSession} from '../../src/runtime/session.js'
 import type {HostTensor} from '../../src/tensor.js'
-import {releasedCheckpoint, torchSave} from '../helpers/torch-save.js'
+import {releasedCheckpoint, torchSave, type PyValue} from '../helpers/torch-save.js'
 import {SEVEN_CLASS_SPEC, writeTinyModel} from '../helpers/tiny-model.js'
 
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -211,13 +211,19 @@ describe('poster convert: the released 7-class checkpoint layout (full size)', (
   })
 })
 
+/** An epoch past 2^53 (a bigint once read) and a best_acc string that would clear the screen and colour it. */
+const HUGE_EPOCH = 2n ** 53n + 1n
+const HOSTILE_TEXT = '\x1b[2J\x1b[31mpwned\u202e\x07'
+
 describe('poster convert: an 8-class (AffectNet) checkpoint, default output path', () => {
   let ckpt: string
   let onnx: string
 
   beforeAll(() => {
     ckpt = join(dir, 'affectnet-8-model_best.pth')
-    writeReleasedCheckpoint(ckpt, 8)
+    // The released layout, with metadata no training script writes: epoch beyond 2^53 and a best_acc string.
+    const released = releasedCheckpoint(deterministicPosterWeights(8), {epoch: 200, bestAcc: 92.21}) as Record<string, PyValue>
+    torchSave(ckpt, {...released, epoch: HUGE_EPOCH, best_acc: HOSTILE_TEXT})
     onnx = join(dir, 'affectnet-8-model_best.onnx')
   })
   afterAll(() => {
@@ -239,7 +245,13 @@ describe('poster convert: an 8-class (AffectNet) checkpoint, default output path
     expect(r.result!.out).toBe(onnx)
     expect(r.result!.numClasses).toBe(8)
     expect(r.result!.labels).toEqual(AFFECTNET8.names)
+    // --json carries the epoch past 2^53 exactly (as a string: JSON numbers cannot), and the string as it is.
+    expect(r.result!.checkpoint.epoch).toBe('9007199254740993')
+    expect(r.result!.checkpoint.best_acc).toBe(HOSTILE_TEXT)
+    expect(r.stdout).not.toContain('\x1b')
     const {metadata} = await readOnnxMetadata(onnx)
+    expect(metadata.epoch).toBe('9007199254740993')
+    expect(metadata.best_acc).toBeUndefined()
     expect(JSON.parse(metadata.labels!)).toEqual(AFFECTNET8.names)
     expect(metadata.num_classes).toBe('8')
     expect(metadata.source_sha256).toBe(await sha256(ckpt))
@@ -252,6 +264,18 @@ describe('poster convert: an 8-class (AffectNet) checkpoint, default output path
       expect(maxAbsDiff(out.landmarks!, exp.landmarks.flat())).toBeLessThan(TOL)
     } finally {
       await session.release()
+    }
+  })
+
+  it('without --json: the epoch and the best_acc string are shown, escaped (no control character reaches the terminal)', async () => {
+    const out = join(dir, 'affectnet-8-fp16.onnx')
+    try {
+      const r = await captureOutput(() => Convert.run([ckpt, '--out', out, '--dtype', 'fp16'], {root: ROOT}))
+      expect(r.error).toBeUndefined()
+      expect(r.stdout).toContain(', epoch 9007199254740993, best_acc \\x1b[2J\\x1b[31mpwned\\u202e\\x07\n')
+      expect(r.stdout + r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/)
+    } finally {
+      rmSync(out, {force: true})
     }
   })
 })
@@ -336,6 +360,29 @@ describe('poster convert: what it refuses', () => {
     const twice = await convert([torchFixture('not-a-checkpoint.pth'), '--labels', 'happy,joy'])
     expect(twice.exit).toBe(2)
     expect(twice.error!.message).toMatch(/twice/)
+  })
+
+  it('key and class names with terminal escapes are shown escaped, in --json and without it', async () => {
+    const t = (shape: number[]): HostTensor => ({dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1))})
+    const ckpt = join(dir, 'escapes.pth')
+    torchSave(ckpt, releasedCheckpoint(new Map([['\x1b]0;title\x07evil\x1b[2J', t([2])], ['fc.weight\u202e', t([2, 2])]]), {prefix: ''}))
+    const r = await convert([ckpt, '--out', join(dir, 'escapes.onnx')])
+    expect(r.exit).toBe(1)
+    expect(r.error!.message).toContain('\\x1b]0;title\\x07evil\\x1b[2J')
+    expect(r.error!.message).toContain('fc.weight\\u202e')
+    expect(r.stdout).not.toMatch(/\\u001b|\\u0007|\u202e/) // not even JSON-escaped: escaped for the terminal first
+    const human = await captureOutput(() => Convert.run([ckpt, '--out', join(dir, 'escapes.onnx')], {root: ROOT}))
+    process.exitCode = undefined
+    expect(human.error!.message).toContain('\\x1b]0;title\\x07evil\\x1b[2J')
+    expect(human.error!.message).not.toMatch(/[\x00-\x09\x0b-\x1f\u202e]/)
+    // A class name from the pickle (here a refused global) is escaped the same way.
+    const {OP, bytes, makeZip} = await import('../checkpoint/helpers.js')
+    const pkl = bytes(OP.PROTO, 2, OP.GLOBAL, 'evil\x1b[31m', 10, 'run', 10, OP.EMPTY_TUPLE, OP.REDUCE, OP.STOP)
+    const refusedPath = join(dir, 'escaped-global.pth')
+    writeFileSync(refusedPath, makeZip([{name: 'a/data.pkl', data: pkl}]))
+    const g = await convert([refusedPath, '--out', join(dir, 'escapes.onnx')])
+    expect(g.exit).toBe(1)
+    expect(g.error!.message).toContain('the pickle calls evil\\x1b[31m.run, which is not an allowed global')
   })
 
   it('without --json: a one-line message, no stack trace', async () => {
