@@ -34,6 +34,7 @@ import {
   reasonTooLarge, reasonUnreadable, reasonUnsupportedFormat,
 } from './errors.js'
 import {gifToRgb, parseGifFirstFrame, pillowGifSize} from './gif.js'
+import {pillowJpegRefusal} from './jpeg-markers.js'
 import {decodeNetpbm, readNetpbmSize, sniffNetpbm} from './netpbm.js'
 import type {RgbImage} from './types.js'
 
@@ -223,6 +224,11 @@ async function decodeRgbNow(input: string | Uint8Array, opts: DecodeOptions): Pr
     format = meta.format
     if (!(opts.formats === 'all' ? ALL_FORMATS : SUPPORTED_FORMATS).includes(meta.format)) {
       throw new ImageError('unsupported', reasonUnsupportedFormat(meta.format), {path})
+    }
+    if (meta.format === 'jpeg') {
+      // Markers after the image data that Pillow's libjpeg refuses and libvips never reads (see jpeg-markers.ts).
+      const refusal = pillowJpegRefusal(buf)
+      if (refusal) throw new ImageError('corrupt', refusal, {path})
     }
     if (meta.format === 'heif' && meta.compression !== undefined && meta.compression !== 'av1') {
       throw new ImageError('unsupported', reasonUnsupportedFormat(`heif (${meta.compression}; only AV1-coded AVIF is decoded)`), {path})
