@@ -33,10 +33,14 @@ import {
   ImageError, REASON_EMPTY, REASON_NOT_IMAGE, REASON_TRUNCATED,
   reasonTooLarge, reasonUnreadable, reasonUnsupportedFormat,
 } from './errors.js'
+import {gifToRgb, parseGifFirstFrame, pillowGifSize} from './gif.js'
+import {pillowJpegRefusal} from './jpeg-markers.js'
 import {decodeNetpbm, readNetpbmSize, sniffNetpbm} from './netpbm.js'
 import type {RgbImage} from './types.js'
 
 type SharpFactory = typeof import('sharp')['default']
+
+export {parseGifFirstFrame} from './gif.js'
 
 /** Pillow's DecompressionBombError threshold: 2 * Image.MAX_IMAGE_PIXELS. */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 2 * 89_478_485
@@ -178,101 +182,6 @@ function sniffJsFormat(buf: Buffer): 'bmp' | 'ppm' | undefined {
   return undefined
 }
 
-interface GifFrameInfo {
-  /** Colour table that applies to the first frame (local, else global), RGB triplets; null if none. */
-  palette: Uint8Array | null
-  transparency: number | null
-  x: number
-  y: number
-  w: number
-  h: number
-}
-
-/** Reads the GIF header up to the first image descriptor (no LZW decoding). */
-export function parseGifFirstFrame(buf: Uint8Array): GifFrameInfo | null {
-  if (buf.length < 13) return null
-  const u16 = (o: number) => buf[o]! | (buf[o + 1]! << 8)
-  let p = 13
-  const flags = buf[10]!
-  let globalPalette: Uint8Array | null = null
-  if (flags & 0x80) {
-    const n = 3 << ((flags & 7) + 1)
-    globalPalette = buf.subarray(p, p + n)
-    p += n
-  }
-  let transparency: number | null = null
-  const skipBlocks = () => {
-    while (p < buf.length) {
-      const len = buf[p++]!
-      if (len === 0) return
-      p += len
-    }
-  }
-  while (p < buf.length) {
-    const tag = buf[p++]!
-    if (tag === 0x21) {
-      const label = buf[p++]!
-      if (label === 0xf9 && buf[p] !== undefined && buf[p]! >= 4) {
-        const gflags = buf[p + 1]!
-        if (gflags & 1) transparency = buf[p + 4]!
-      }
-      skipBlocks()
-    } else if (tag === 0x2c) {
-      if (p + 9 > buf.length) return null
-      const x = u16(p)
-      const y = u16(p + 2)
-      const w = u16(p + 4)
-      const h = u16(p + 6)
-      const iflags = buf[p + 8]!
-      p += 9
-      let palette = globalPalette
-      if (iflags & 0x80) {
-        const n = 3 << ((iflags & 7) + 1)
-        palette = buf.subarray(p, p + n)
-      }
-      return {palette, transparency, x, y, w, h}
-    } else if (tag === 0x3b) {
-      return null
-    }
-    // Anything else: Pillow skips the byte and goes on.
-  }
-  return null
-}
-
-/**
- * Pillow's first-frame semantics for GIF on top of libvips' RGBA rendering:
- * pixels libvips leaves transparent (transparent index, or outside the frame)
- * are the palette colour of the transparency index (or index 0) in Pillow.
- */
-function gifToRgb(rgba: Uint8Array, width: number, height: number, info: GifFrameInfo | null): Uint8Array {
-  const out = new Uint8Array(width * height * 3)
-  let fill: [number, number, number] = [0, 0, 0]
-  if (info !== null) {
-    const idx = info.transparency ?? 0
-    const pal = info.palette
-    fill = pal !== null && idx * 3 + 2 < pal.length ? [pal[idx * 3]!, pal[idx * 3 + 1]!, pal[idx * 3 + 2]!] : [idx, idx, idx]
-  }
-  const fx0 = info?.x ?? 0
-  const fy0 = info?.y ?? 0
-  const fx1 = info === null ? width : info.x + info.w
-  const fy1 = info === null ? height : info.y + info.h
-  for (let y = 0, i = 0, o = 0; y < height; y++) {
-    const rowInside = y >= fy0 && y < fy1
-    for (let x = 0; x < width; x++, i += 4, o += 3) {
-      if (rgba[i + 3] === 0 || !rowInside || x < fx0 || x >= fx1) {
-        out[o] = fill[0]
-        out[o + 1] = fill[1]
-        out[o + 2] = fill[2]
-      } else {
-        out[o] = rgba[i]!
-        out[o + 1] = rgba[i + 1]!
-        out[o + 2] = rgba[i + 2]!
-      }
-    }
-  }
-  return out
-}
-
 /** Pillow 9.4 cmyk2rgb: MULDIV255 with rounding. */
 function cmykToRgb(cmyk: Uint8Array, pixels: number, channels: number): Uint8Array {
   const out = new Uint8Array(pixels * 3)
@@ -316,10 +225,17 @@ async function decodeRgbNow(input: string | Uint8Array, opts: DecodeOptions): Pr
     if (!(opts.formats === 'all' ? ALL_FORMATS : SUPPORTED_FORMATS).includes(meta.format)) {
       throw new ImageError('unsupported', reasonUnsupportedFormat(meta.format), {path})
     }
+    if (meta.format === 'jpeg') {
+      // Markers after the image data that Pillow's libjpeg refuses and libvips never reads (see jpeg-markers.ts).
+      const refusal = pillowJpegRefusal(buf)
+      if (refusal) throw new ImageError('corrupt', refusal, {path})
+    }
     if (meta.format === 'heif' && meta.compression !== undefined && meta.compression !== 'av1') {
       throw new ImageError('unsupported', reasonUnsupportedFormat(`heif (${meta.compression}; only AV1-coded AVIF is decoded)`), {path})
     }
-    const {width, height} = meta
+    const gif = meta.format === 'gif' ? parseGifFirstFrame(buf) : null
+    // A GIF's size is Pillow's (the logical screen, grown to hold the first frame), not libvips' (see gif.ts).
+    const {width, height} = gif ? pillowGifSize(gif) : meta
     if (limit > 0 && width * height > limit) {
       throw new ImageError('too-large', reasonTooLarge(width, height, limit), {path})
     }
@@ -353,7 +269,8 @@ async function decodeRgbNow(input: string | Uint8Array, opts: DecodeOptions): Pr
     if (meta.format === 'gif') {
       const {data, info} = await make().ensureAlpha().toColourspace('srgb').raw().toBuffer({resolveWithObject: true})
       if (info.channels !== 4) throw new Error(`unexpected GIF channel count ${info.channels}`)
-      return {width: info.width, height: info.height, data: gifToRgb(data, info.width, info.height, parseGifFirstFrame(buf))}
+      const size = gif ? pillowGifSize(gif) : {width: info.width, height: info.height}
+      return {...size, data: gifToRgb(data, info.width, info.height, gif, size.width, size.height)}
     }
     const {data, info} = await make().removeAlpha().toColourspace('srgb').raw().toBuffer({resolveWithObject: true})
     if (info.channels !== 3 || data.length !== info.width * info.height * 3 || info.width * info.height !== pixels) {
@@ -381,7 +298,8 @@ export async function readImageSize(input: string | Uint8Array): Promise<ImageSi
   const sharp = await loadSharp()
   try {
     const meta = await sharp(buf, {limitInputPixels: false}).metadata()
-    return {width: meta.width, height: meta.height, format: meta.format}
+    const gif = meta.format === 'gif' ? parseGifFirstFrame(buf) : null
+    return {...(gif ? pillowGifSize(gif) : {width: meta.width, height: meta.height}), format: meta.format}
   } catch (e) {
     throw mapSharpError(e, buf, undefined, path)
   }

@@ -23,7 +23,7 @@ import {rm} from 'node:fs/promises'
 import path from 'node:path'
 
 import {codeUnitCompare} from '../datasets/fsutil.js'
-import {csvLines, readPredictions} from '../report/predictions-csv.js'
+import {csvLines, okRowProblem, readPredictions} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../basics.js'
 import {prepareOutputFile} from '../files.js'
 import {discoverPredictInputs} from './predict.js'
@@ -128,6 +128,21 @@ export async function mergePredictions(opts: MergeOptions): Promise<MergeSummary
         ? `${columnsFrom} has [${onlyA.join(', ')}] that ${file} lacks; ${file} has [${onlyB.join(', ')}] that ${columnsFrom} lacks`
         : 'same columns in another order'
       throw new Error(`headers differ between ${columnsFrom} and ${file} (different model, classes or --landmarks?): ${what}`)
+    }
+    // Rows written elsewhere are copied as they are: a damaged or edited shard (a probability that is not a
+    // number, negative, above 1) is refused rather than passed on.
+    const sumsToOne = !columns.includes('label')
+    const bad: string[] = []
+    for (const rec of parsed.rows) {
+      const problem = okRowProblem(rec, columns, {sumsToOne})
+      if (problem) bad.push(`${JSON.stringify(rec.path ?? '')}${rec.frame ? ` frame ${rec.frame}` : ''}: ${problem}`)
+    }
+    if (bad.length > 0) {
+      throw new Error(
+        `${file} has ${bad.length} ok ${bad.length === 1 ? 'row' : 'rows'} whose numbers are not valid: ` +
+          `${bad.slice(0, SHOW).join('; ')}${bad.length > SHOW ? `; and ${bad.length - SHOW} more` : ''}. ` +
+          'Run that shard again (poster wrote no such values), or fix the file.',
+      )
     }
     const blocks = new Map<string, {rows: string[][]; ok: boolean}>()
     for (const rec of parsed.rows) {

@@ -219,6 +219,8 @@ export async function predictWithVideos(
   if (opts.overlay) warnings.push('--overlay draws images only; each video gets a timeline picture instead')
   const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
 
+  // The timelines' folder is checked (and made) before any frame is scored, not when the first video is done.
+  await prepareOutputDir(v.timelines ?? defaultTimelineDir(run.output), '--timeline')
   // --faces applies to images and videos alike; without it images are scored whole and videos' faces detected.
   const modeFor = (kind: 'image' | 'video') => opts.faces ?? (kind === 'video' ? 'detect' : 'whole')
   const openStage = v.faceStage ?? ((kind: 'image' | 'video') => openFaceStage({mode: modeFor(kind), size: opts.faceSize}))

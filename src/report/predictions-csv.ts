@@ -416,6 +416,51 @@ export function recordToPredictionRow(record: Record<string, string>, columns?: 
   return row
 }
 
+/** A decimal number as poster writes it (fixed point), or with an exponent; nothing else (no hex, no blanks). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
+
+/** How far the probabilities of a row may sum from 1: far above 6-decimal rounding (C × 5e-7), far below damage. */
+export const PROB_SUM_TOLERANCE = 1e-3
+
+/**
+ * What is wrong with an ok row's numbers, or undefined: every p_ cell a number in [0, 1], together at most 1 and,
+ * with `sumsToOne` (predict's rows: the model's full softmax), 1 (± PROB_SUM_TOLERANCE; eval's columns are the
+ * dataset's classes, which may be a part of the model's), smoothed probabilities (when filled) and the confidence numbers in [0, 1], pred a class
+ * index. Error and no-face rows carry no numbers and are not checked. Used where rows written elsewhere are
+ * trusted (poster merge), so that a damaged or hand-edited shard is refused rather than copied.
+ */
+export function okRowProblem(record: Record<string, string>, columns: readonly string[], opts: {sumsToOne?: boolean} = {}): string | undefined {
+  if (record.status !== 'ok') return undefined
+  const probCols = columns.filter((c) => c.startsWith('p_'))
+  const smoothCols = columns.filter((c) => c.startsWith('smooth_') && c !== 'smooth_pred' && c !== 'smooth_pred_name')
+  const probability = (c: string, required: boolean): number | string | undefined => {
+    const cell = record[c] ?? ''
+    if (cell === '') return required ? `${c} is empty` : undefined
+    if (!DECIMAL.test(cell)) return `${c} ${JSON.stringify(cell)} is not a number`
+    const v = Number(cell)
+    if (!(v >= 0 && v <= 1)) return `${c} ${cell} is not a probability (outside 0..1)`
+    return v
+  }
+  let sum = 0
+  for (const c of probCols) {
+    const v = probability(c, true)
+    if (typeof v === 'string') return v
+    sum += v as number
+  }
+  if (probCols.length > 0 && (sum > 1 + PROB_SUM_TOLERANCE || (opts.sumsToOne && sum < 1 - PROB_SUM_TOLERANCE))) {
+    return `the p_ columns sum to ${sum.toFixed(6)}, not 1`
+  }
+  for (const c of [...smoothCols, ...(columns.includes('confidence') ? ['confidence'] : [])]) {
+    const v = probability(c, false)
+    if (typeof v === 'string') return v
+  }
+  const pred = record.pred ?? ''
+  if (columns.includes('pred') && pred !== '' && !(/^\d+$/.test(pred) && Number(pred) < Math.max(probCols.length, 1))) {
+    return `pred ${JSON.stringify(pred)} is not a class index (0..${probCols.length - 1})`
+  }
+  return undefined
+}
+
 /** Rows by path; when a path appears more than once (a resumed run that redid it), the last row wins. */
 export function indexByPath(rows: ReadonlyArray<Record<string, string>>): Map<string, Record<string, string>> {
   const m = new Map<string, Record<string, string>>()

@@ -2,7 +2,8 @@
  * `poster merge` and the runs that wrote its shards (issue 14 item 9, merge side): shards of one run merge and the
  * merged file carries their common identity record; shards of different runs (another model, other
  * preprocessing) are refused, naming both files and what differs; a shard without a record is merged with a
- * warning, and the merged file then has no record (a stale one beside a replaced output is removed).
+ * warning, and the merged file then has no record (a stale one beside a replaced output is removed). And (item 16)
+ * the ok rows it copies must hold valid numbers: a probability that is not a number, negative or above 1 is refused.
  */
 import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
@@ -12,6 +13,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {mergePredictions} from '../../src/pipeline/merge.js'
 import {predict, type PredictOptions} from '../../src/pipeline/predict.js'
 import {readRunIdentity, sidecarPath} from '../../src/pipeline/run-output.js'
+import {csvLines, readPredictions} from '../../src/report/predictions-csv.js'
 import {sha256File} from '../../src/basics.js'
 import {bmpBytes, cleanupTmp, SPEC, tmpDir} from '../helpers/predict-fixtures.js'
 import {writeTinyModel} from '../helpers/tiny-model.js'
@@ -82,5 +84,70 @@ describe('merge checks that its shards come from one run', () => {
     ])
     expect(existsSync(sidecarPath(out))).toBe(false)
     expect(readFileSync(out, 'utf8')).toBe(before)
+  })
+})
+
+describe('merge checks the numbers of the ok rows it copies (item 16)', () => {
+  /** A copy of shard 2 (with its record) whose first ok row has `value` in its first p_ column. */
+  async function damaged(name: string, value: string, column?: string): Promise<{file: string; path: string; column: string}> {
+    const parsed = await readPredictions(shards[1]!)
+    const col = column ?? parsed.columns.find((c) => c.startsWith('p_'))!
+    const rows = parsed.rows.map((r) => ({...r}))
+    const target = rows.find((r) => r.status === 'ok')!
+    target[col] = value
+    const file = path.join(work, `${name}.csv`)
+    writeFileSync(file, csvLines([parsed.columns, ...rows.map((r) => parsed.columns.map((c) => r[c] ?? ''))]))
+    copyFileSync(sidecarPath(shards[1]!), sidecarPath(file))
+    return {file, path: target.path!, column: col}
+  }
+
+  const cases: Array<[string, string, (c: string) => string]> = [
+    ['not-a-number', 'abc', (c) => `${c} "abc" is not a number`],
+    ['negative', '-0.250000', (c) => `${c} -0.250000 is not a probability (outside 0..1)`],
+    ['above-one', '1.500000', (c) => `${c} 1.500000 is not a probability (outside 0..1)`],
+    ['hex', '0x1', (c) => `${c} "0x1" is not a number`],
+    ['empty', '', (c) => `${c} is empty`],
+  ]
+  for (const [name, value, says] of cases) {
+    it(`a probability that is ${name} is refused, naming the file, the image and the column`, async () => {
+      const d = await damaged(name, value)
+      const out = path.join(work, `out-${name}.csv`)
+      const e = await mergePredictions({files: [shards[0]!, d.file], out}).catch((err: Error) => err)
+      expect(e).toBeInstanceOf(Error)
+      expect((e as Error).message).toBe(
+        `${d.file} has 1 ok row whose numbers are not valid: ${JSON.stringify(d.path)}: ${says(d.column)}. ` +
+          'Run that shard again (poster wrote no such values), or fix the file.',
+      )
+      expect(existsSync(out)).toBe(false)
+    })
+  }
+
+  it('probabilities that do not sum to 1, a confidence or pred out of range: refused too', async () => {
+    const parsed = await readPredictions(shards[1]!)
+    const p0 = parsed.columns.find((c) => c.startsWith('p_'))!
+    const first = parsed.rows.find((r) => r.status === 'ok')!
+    // Moving 0.1 of mass keeps every cell in 0..1 but breaks the sum.
+    const shifted = Number(first[p0]) > 0.5 ? Number(first[p0]) - 0.1 : Number(first[p0]) + 0.1
+    const sum = await damaged('sum', shifted.toFixed(6))
+    const e1 = await mergePredictions({files: [shards[0]!, sum.file], out: path.join(work, 'out-sum.csv')}).catch((err: Error) => err)
+    expect((e1 as Error).message).toMatch(/the p_ columns sum to (0\.9|1\.1)\d+, not 1/)
+    const conf = await damaged('conf', '-1', 'confidence')
+    const e2 = await mergePredictions({files: [shards[0]!, conf.file], out: path.join(work, 'out-conf.csv')}).catch((err: Error) => err)
+    expect((e2 as Error).message).toContain('confidence -1 is not a probability (outside 0..1)')
+    const pred = await damaged('pred', '9', 'pred')
+    const e3 = await mergePredictions({files: [shards[0]!, pred.file], out: path.join(work, 'out-pred.csv')}).catch((err: Error) => err)
+    expect((e3 as Error).message).toContain('pred "9" is not a class index (0..3)')
+  })
+
+  it("error rows carry no numbers and merge as they are; the real shards' ok rows all pass", async () => {
+    const parsed = await readPredictions(shards[1]!)
+    const rows = parsed.rows.map((r) => ({...r}))
+    rows[0] = {...rows[0]!, status: 'error', error: 'cannot read file: EIO', pred: '', pred_name: '', confidence: ''}
+    for (const c of parsed.columns) if (c.startsWith('p_') || c.startsWith('lm')) rows[0]![c] = ''
+    const file = path.join(work, 'with-error.csv')
+    writeFileSync(file, csvLines([parsed.columns, ...rows.map((r) => parsed.columns.map((c) => r[c] ?? ''))]))
+    copyFileSync(sidecarPath(shards[1]!), sidecarPath(file))
+    const s = await mergePredictions({files: [shards[0]!, file], out: path.join(work, 'out-error.csv')})
+    expect([s.ok, s.errors]).toEqual([7, 1])
   })
 })
