@@ -14,7 +14,7 @@
 import {Flags} from '@oclif/core'
 
 import {parseLabels} from '../datasets/labels.js'
-import {DEVICES} from '../runtime/session.js'
+import {DEVICES} from '../runtime/provider-help.js'
 import type {PosterCommand} from './base.js'
 
 /** The message of anything thrown. */
