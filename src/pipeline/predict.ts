@@ -23,11 +23,12 @@ import {PREPROCESS} from '../image/preprocess.js'
 import {predictColumns, type PredictionRow} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../basics.js'
 import {escapeXml} from '../report/xml.js'
+import {resolveBatchSize, type BatchSizeSetting} from '../runtime/batch-size.js'
 import type {Device} from '../runtime/session.js'
 import {openFaceStage} from '../faces/stage.js'
 import type {FaceStage, FacesMode} from '../faces/types.js'
 import {mapLandmarks, readItemBytes} from './inputs.js'
-import {openModel, type OpenedModel} from './model.js'
+import {openModel, type ComputeDtype, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput, type RunOutput} from './run-output.js'
 import type {VideoOptions} from './video.js'
@@ -47,8 +48,11 @@ export interface PredictOptions {
   /** Folder for one PNG per image with its landmarks and predicted label drawn. */
   overlay?: string
   recursive?: boolean
-  batchSize?: number
+  /** A number, or auto (runtime/batch-size.ts); default 32. */
+  batchSize?: BatchSizeSetting
   device?: Device
+  /** fp16: compute in float16 (GPU devices; the command refuses it on the CPU). */
+  dtype?: ComputeDtype
   threads?: number
   /** --labels: the model's class names (overrides its metadata). */
   labels?: string
@@ -230,17 +234,19 @@ export async function predict(opts: PredictOptions): Promise<PredictSummary> {
 
   const model = await openModel(opts.model, {
     device: opts.device,
+    dtype: opts.dtype,
     threads: opts.threads,
     labels: opts.labels,
     onStatus: (_stage, message) => status(message),
     onDownloadProgress: opts.onDownloadProgress,
   })
   try {
+    const sized = {...opts, batchSize: await resolveBatchSize(opts.batchSize, model.session.device, 32, status)}
     // Inputs that include videos (before sharding, so every shard writes the same columns) take the video flow.
     if (discovered.items.some((i) => isPredictVideo(i.path))) {
-      return await (await import('./video.js')).predictWithVideos(opts, model, {discovered, items, shard, output, warnings})
+      return await (await import('./video.js')).predictWithVideos(sized, model, {discovered, items, shard, output, warnings})
     }
-    return await predictWithModel(opts, model, {discovered, items, shard, output, warnings})
+    return await predictWithModel(sized, model, {discovered, items, shard, output, warnings})
   } finally {
     await model.session.release()
   }
@@ -277,7 +283,7 @@ async function predictWithModel(
       resume: opts.resume,
       identity: {
         kind: 'predict',
-        model: {sha256: model.sha256, labels: classes},
+        model: {sha256: model.sha256, labels: classes, ...(model.dtype === 'fp16' ? {dtype: 'fp16'} : {})},
         preprocess: {size: PREPROCESS.size, resize: PREPROCESS.resize, mean: PREPROCESS.mean, std: PREPROCESS.std, formats: decode.formats, max_pixels: opts.maxPixels ?? null},
         ...stage.identity(),
       },
@@ -330,7 +336,7 @@ async function predictWithModel(
       stage,
       decode,
       keepCrops: Boolean(opts.saveCrops),
-      batchSize: opts.batchSize ?? 32,
+      batchSize: typeof opts.batchSize === 'number' ? opts.batchSize : 32,
       landmarks: wantLandmarks,
       toRows(item, o) {
         if (!o.ok) return {rows: [{path: item.relPath, status: 'error', error: o.error ?? 'unknown error'}]}
