@@ -14,6 +14,8 @@ import {FP16_DIR} from './cache.js'
 export interface Fp16CopyRecord {
   model: string
   sha256: string
+  /** onnx/fp16.ts's FP16_REWRITE_VERSION that made it. */
+  rewrite: number
   weights: number
   saturated: number
 }
@@ -29,12 +31,13 @@ export async function fp16ComputeCopy(
   cache: string,
   onStatus?: (message: string) => void,
 ): Promise<{path: string; record: Fp16CopyRecord; made: boolean}> {
+  const {FP16_REWRITE_VERSION} = await import('../onnx/fp16.js')
   const file = fp16CopyPath(cache, sha256)
   const recordFile = `${file}.json`
   if (existsSync(file)) {
     try {
       const record = JSON.parse(await readFile(recordFile, 'utf8')) as Fp16CopyRecord
-      if (record.sha256 === sha256) {
+      if (record.sha256 === sha256 && record.rewrite === FP16_REWRITE_VERSION) {
         if (record.model !== onnxPath) await writeFile(recordFile, JSON.stringify({...record, model: onnxPath}, null, 2) + '\n').catch(() => {})
         await touchUsed(recordFile)
         return {path: file, record: {...record, model: onnxPath}, made: false}
@@ -44,15 +47,11 @@ export async function fp16ComputeCopy(
     }
   }
   onStatus?.(`--dtype fp16: writing the float16-compute copy of ${onnxPath} (once) to ${file}`)
-  const [{readModel}, {toFloat16Compute}, {writeModel}] = await Promise.all([
-    import('../onnx/read.js'),
-    import('../onnx/fp16.js'),
-    import('../onnx/write.js'),
-  ])
+  const [{readModel}, {toFloat16Compute}, {writeModel}] = await Promise.all([import('../onnx/read.js'), import('../onnx/fp16.js'), import('../onnx/write.js')])
   const {model, report} = toFloat16Compute(await readModel(onnxPath))
   await mkdir(path.dirname(file), {recursive: true})
   await writeModel(model, file)
-  const record: Fp16CopyRecord = {model: onnxPath, sha256, weights: report.weights, saturated: report.saturated}
+  const record: Fp16CopyRecord = {model: onnxPath, sha256, rewrite: FP16_REWRITE_VERSION, weights: report.weights, saturated: report.saturated}
   await writeFile(recordFile, JSON.stringify(record, null, 2) + '\n')
   if (report.saturated > 0) onStatus?.(`--dtype fp16: ${report.saturated} weight values beyond ±65504 were saturated`)
   return {path: file, record, made: true}

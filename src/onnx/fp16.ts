@@ -7,14 +7,25 @@
  * ConstantOfShape) become float16. Float attributes (epsilons, alphas) are attributes, not tensors, and stay.
  * LayerNormalization keeps its statistics in float32 (its stash_type defaults to float32).
  *
- * The inputs some ops require as float32 whatever the data type (Resize's roi and scales) are left float32.
+ * The inputs some ops require as float32 whatever the data type (Resize's roi and scales) are left float32, and
+ * reductions run in float32 between two Casts (FLOAT32_OPS).
  */
 import {float32ArrayToFloat16, FLOAT16_MAX} from './float16.js'
 import type {AttributeValue, Initializer, NodeDef, OnnxModel} from './graph.js'
 import {TensorDataType} from './graph.js'
 
+/** Bumped whenever the rewrite changes, so cached float16 copies made by an older one are made again. */
+export const FP16_REWRITE_VERSION = 1
+
 /** Inputs (by position) that stay float32 in a float16 graph. */
 const FLOAT32_INPUTS: Record<string, number[]> = {Resize: [1, 2], Upsample: [1]}
+
+/**
+ * Ops computed in float32 inside the float16 graph (their data input cast up, their output cast back): reductions
+ * over many values, whose float16 sums overflow (a mean over 224×224 inputs of magnitude 2 passes 65504; WebGPU
+ * accumulates in the data type). POSTER++ has none of them.
+ */
+const FLOAT32_OPS = new Set(['ReduceMean', 'ReduceSum', 'ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'GlobalAveragePool', 'GlobalLpPool', 'LpNormalization'])
 
 export interface Fp16Report {
   /** float32 weights converted. */
@@ -23,6 +34,8 @@ export interface Fp16Report {
   saturated: number
   /** Cast nodes retargeted from float32 to float16. */
   casts: number
+  /** Nodes kept in float32 (FLOAT32_OPS). */
+  float32Nodes: number
 }
 
 function toHalf(data: Float32Array, counter: {saturated: number}): Uint16Array {
@@ -55,7 +68,7 @@ function uniqueNamer(model: OnnxModel): (hint: string) => string {
 export function toFloat16Compute(model: OnnxModel): {model: OnnxModel; report: Fp16Report} {
   const fresh = uniqueNamer(model)
   const counter = {saturated: 0}
-  const report: Fp16Report = {weights: 0, saturated: 0, casts: 0}
+  const report: Fp16Report = {weights: 0, saturated: 0, casts: 0, float32Nodes: 0}
 
   // Initializers that some op needs as float32 (by their consumers).
   const keep32 = new Set<string>()
@@ -80,7 +93,7 @@ export function toFloat16Compute(model: OnnxModel): {model: OnnxModel; report: F
     if (output.dtype === 'float32') outputRename.set(output.name, fresh(`${output.name}_fp16`))
   }
 
-  const nodes: NodeDef[] = model.graph.nodes.map((n) => {
+  const nodes: NodeDef[] = model.graph.nodes.flatMap((n): NodeDef[] => {
     const attributes: Record<string, AttributeValue> = {}
     for (const [k, a] of Object.entries(n.attributes)) {
       if (a.kind === 'tensor' && a.value.dtype === 'float32') {
@@ -92,12 +105,22 @@ export function toFloat16Compute(model: OnnxModel): {model: OnnxModel; report: F
       report.casts++
     }
     const keep = FLOAT32_INPUTS[n.op] ?? []
-    return {
+    const node: NodeDef = {
       ...n,
       inputs: n.inputs.map((i, k) => (keep.includes(k) ? i : (rename.get(i) ?? outputRename.get(i) ?? i))),
       outputs: n.outputs.map((o) => outputRename.get(o) ?? o),
       attributes,
     }
+    if (!FLOAT32_OPS.has(n.op) || node.inputs.length === 0 || node.outputs.length === 0) return [node]
+    report.float32Nodes++
+    const up = fresh(`${node.inputs[0]}_fp32`)
+    const out32 = fresh(`${node.outputs[0]}_fp32`)
+    const cast = (name: string, input: string, output: string, to: number): NodeDef => ({op: 'Cast', name: fresh(name), inputs: [input], outputs: [output], attributes: {to: {kind: 'int', value: to}}})
+    return [
+      cast(`${node.name}_in_fp32`, node.inputs[0]!, up, TensorDataType.FLOAT),
+      {...node, inputs: [up, ...node.inputs.slice(1)], outputs: [out32, ...node.outputs.slice(1)]},
+      cast(`${node.name}_out_fp16`, out32, node.outputs[0]!, TensorDataType.FLOAT16),
+    ]
   })
   const tail: NodeDef[] = [...outputRename.entries()].map(([name, half]) => ({
     op: 'Cast',

@@ -35,6 +35,7 @@ describe('planJobs', () => {
       'preprocess/100x100', 'preprocess/640x480',
       'eval/100x100/1', 'eval/100x100/8', 'eval/100x100/32', 'eval/640x480/1', 'eval/640x480/8', 'eval/640x480/32',
       'predict',
+      'faces',
       'convert/float32', 'convert/float16',
       'parity',
       'torch/1', 'torch/8', 'torch/32', 'exported',

@@ -76,7 +76,7 @@ describe('--batch-size and --dtype', () => {
     const fp16 = join(work, 'webgpu-fp16.csv')
     const r32 = poster(['predict', images, '--model', model, '--device', 'webgpu', '--out', fp32])
     const r16 = poster(['predict', images, '--model', model, '--device', 'webgpu', '--dtype', 'fp16', '--batch-size', 'auto', '--out', fp16])
-    expect([r32.status, r16.status]).toEqual([0, 0])
+    expect([r32.status, r16.status], r32.stderr + r16.stderr).toEqual([0, 0])
     expect(r16.stderr).toMatch(/--batch-size auto: \d+ \(webgpu/)
     expect(r16.stderr).toContain('writing the float16-compute copy')
     const [p32, p16] = [probabilities(fp32), probabilities(fp16)]

@@ -23,7 +23,7 @@ describe('the float16-compute copy in the cache', () => {
     expect(first.made).toBe(true)
     expect(first.path).toBe(fp16CopyPath(cache, sha))
     expect(said.join('\n')).toMatch(/writing the float16-compute copy/)
-    expect(JSON.parse(readFileSync(`${first.path}.json`, 'utf8'))).toMatchObject({model, sha256: sha, saturated: 0})
+    expect(JSON.parse(readFileSync(`${first.path}.json`, 'utf8'))).toMatchObject({model, sha256: sha, rewrite: 1, saturated: 0})
     const copy = await readModel(first.path)
     expect(copy.metadata.compute_dtype).toBe('float16')
     expect(copy.metadata.labels).toBeDefined() // the model's own metadata is kept

@@ -77,7 +77,7 @@ describe('float16 compute', () => {
   it('casts the float32 input in and the outputs out, stores weights as float16, and stays close', async () => {
     const m = smallModel()
     const {model: half, report} = toFloat16Compute(m)
-    expect(report).toEqual({weights: 4, saturated: 0, casts: 0})
+    expect(report).toEqual({weights: 4, saturated: 0, casts: 0, float32Nodes: 0})
     expect(half.graph.inputs).toEqual(m.graph.inputs)
     expect(half.graph.outputs).toEqual(m.graph.outputs)
     expect(half.graph.nodes[0]).toMatchObject({op: 'Cast', inputs: ['input'], attributes: {to: {kind: 'int', value: TensorDataType.FLOAT16}}})
@@ -101,6 +101,23 @@ describe('float16 compute', () => {
     expect(half.graph.nodes.filter((n) => n.op === 'Cast' && n.attributes.to?.kind === 'int' && n.attributes.to.value === TensorDataType.FLOAT)).toHaveLength(2) // the two outputs
     expect(maxAbsDiff((await runModel(half, X, 2)).act!, (await runModel(smallModel(), X, 2)).act!)).toBeLessThan(5e-3)
     expect(toFloat16Compute(smallModel('float32', 1e6)).report.saturated).toBe(1)
+  })
+
+  it('computes reductions in float32 between Casts: a mean over 50,176 values of 2 does not overflow', async () => {
+    const g = new GraphBuilder()
+    const x = g.input('input', 'float32', ['N', 3, 224, 224])
+    const m = g.node('ReduceMean', [x, g.int64([2, 3])], {keepdims: 0})
+    g.output(g.node('Mul', [m, g.float32([0.5])]), 'y', 'float32', ['N', 3])
+    const {model, report} = toFloat16Compute(g.build())
+    expect(report.float32Nodes).toBe(1)
+    expect(model.graph.nodes.map((n) => n.op)).toEqual(['Cast', 'Cast', 'ReduceMean', 'Cast', 'Mul', 'Cast'])
+    const s = await ort.InferenceSession.create(serializeModel(model))
+    try {
+      const r = await s.run({input: new ort.Tensor('float32', new Float32Array(3 * 224 * 224).fill(2), [1, 3, 224, 224])})
+      expect(Array.from(r.y!.data as Float32Array)).toEqual([1, 1, 1])
+    } finally {
+      await s.release()
+    }
   })
 
   it('leaves Resize scales in float32', () => {
