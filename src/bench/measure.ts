@@ -8,6 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {INPUT_NUMEL} from '../basics.js'
+import type {Device} from '../runtime/provider-help.js'
 import {maxAbsDiff} from './stats.js'
 import type {FacesJob, FacesMeasurement} from './faces.js'
 import type {VideoJob, VideoMeasurement} from './video.js'
@@ -22,6 +23,8 @@ export interface ModelJob {
   /** Images in the timed part; rounded up to whole batches. */
   images: number
   threads?: number
+  /** Default cpu. */
+  device?: Device
 }
 
 export interface ModelMeasurement {
@@ -71,6 +74,8 @@ export interface EvalJob {
   threads?: number
   /** Write confusion.png, calibration.svg and report.html too (eval's default: true). */
   pictures?: boolean
+  device?: Device
+  dtype?: 'fp32' | 'fp16'
 }
 
 export interface EvalMeasurement {
@@ -212,7 +217,7 @@ export async function measureModel(job: ModelJob): Promise<ModelMeasurement> {
   const calls = callsFor(job.images, batch)
   const input = randomInput(batch * ITEM)
   const t0 = performance.now()
-  const session = await openSession(job.model, {threads: job.threads})
+  const session = await openSession(job.model, {threads: job.threads, device: job.device ?? 'cpu'})
   const sessionMs = performance.now() - t0
   try {
     const w0 = performance.now()
@@ -276,6 +281,8 @@ export async function measureEval(job: EvalJob): Promise<EvalMeasurement> {
       model: job.model,
       batchSize: job.batch,
       threads: job.threads,
+      ...(job.device ? {device: job.device} : {}),
+      ...(job.dtype ? {dtype: job.dtype} : {}),
       out: join(dir, 'run'),
       pictures: job.pictures ?? true,
       onProgress: (done, total) => {

@@ -17,6 +17,8 @@ import {VIDEO_BATCH, VIDEO_SAMPLE_FPS} from './video.js'
 import {BENCH_PARTS, type BenchOptions, type BenchPart, type Plan} from './types.js'
 
 export const BATCH_SIZES = [1, 8, 32] as const
+/** On a GPU: up to batches that fill it. */
+export const GPU_BATCH_SIZES = [1, 8, 32, 64, 128] as const
 /** Batch size of the torch.onnx.export reference graph (exported with a fixed batch). */
 export const EXPORT_BATCH = 8
 /** Batch of the fp16-vs-fp32 and PyTorch-vs-ONNX logit comparisons. */
@@ -37,14 +39,23 @@ export const PREDICT_SIZE = {name: '100x100', width: 100, height: 100} as const
 /** predict's default batch size, the one the predict measurement uses. */
 export const PREDICT_BATCH = 32
 
-export function benchPlan(opts: Pick<BenchOptions, 'runs' | 'quick' | 'threads' | 'plan'>, defaultThreads: number): Plan {
+/**
+ * On the CPU: 32 images per model-only measurement and 70-image eval sets. On a GPU a batch takes milliseconds:
+ * 256 images (at least two batches) and 280-image eval sets, so that batch 128 is more than one call.
+ */
+export function benchPlan(opts: Pick<BenchOptions, 'runs' | 'quick' | 'threads' | 'plan' | 'device' | 'dtype' | 'batchSizes'>, defaultThreads: number): Plan {
   const quick = opts.quick === true
+  const device = opts.device ?? 'cpu'
+  const gpu = device !== 'cpu'
   return {
     runs: Math.max(1, opts.runs ?? (quick ? 1 : 3)),
     quick,
     threads: opts.threads ?? defaultThreads,
-    modelImages: opts.plan?.modelImages ?? (quick ? 8 : 32),
-    perClass: opts.plan?.perClass ?? (quick ? 2 : 10),
+    device,
+    dtype: opts.dtype ?? 'fp32',
+    batchSizes: [...(opts.batchSizes ?? (gpu ? GPU_BATCH_SIZES : BATCH_SIZES))],
+    modelImages: opts.plan?.modelImages ?? (gpu ? (quick ? 16 : 256) : quick ? 8 : 32),
+    perClass: opts.plan?.perClass ?? (gpu ? (quick ? 2 : 40) : quick ? 2 : 10),
     preprocessIterations: opts.plan?.preprocessIterations ?? (quick ? 1 : 5),
     predictImages: Math.max(1, opts.plan?.predictImages ?? (quick ? 100 : 1000)),
     predictRuns: Math.max(1, opts.plan?.predictRuns ?? 1),
@@ -78,6 +89,8 @@ export interface PlanInputs {
   parts: ReadonlySet<BenchPart>
   /** The model the speed measurements use. */
   model: string
+  /** With --dtype fp16: its float16-compute copy, which model-only runs (eval makes its own from `model`). */
+  fp16Model?: string
   /** Generated eval sets (preprocess and eval parts). */
   datasets: ReadonlyArray<{size: string; root: string; images: string[]}>
   /** The generated predict folder (predict part). */
@@ -101,11 +114,18 @@ type PartJobs = (inputs: PlanInputs, run: number) => Array<Omit<PlannedJob, 'par
 
 /** Each part's jobs in one run (1-based); the runs count comes from the plan unless a job says otherwise. */
 const PART_JOBS: Record<BenchPart, PartJobs> = {
-  model: ({plan, model}) =>
-    BATCH_SIZES.map((batch) => ({
+  model: ({plan, model, fp16Model}) =>
+    plan.batchSizes.map((batch) => ({
       key: `model/${batch}`,
-      label: `model-only batch ${batch}`,
-      job: {kind: 'model', model, batch, images: plan.modelImages, threads: plan.threads},
+      label: `model-only batch ${batch}${plan.device === 'cpu' ? '' : ` on ${plan.device}${plan.dtype === 'fp16' ? ' fp16' : ''}`}`,
+      job: {
+        kind: 'model',
+        model: fp16Model ?? model,
+        batch,
+        images: plan.device === 'cpu' ? plan.modelImages : Math.max(plan.modelImages, 2 * batch),
+        threads: plan.threads,
+        ...(plan.device === 'cpu' ? {} : {device: plan.device}),
+      },
     })),
   preprocess: ({plan, datasets}) =>
     datasets.map((ds) => ({
@@ -115,10 +135,18 @@ const PART_JOBS: Record<BenchPart, PartJobs> = {
     })),
   eval: ({plan, datasets, model}) =>
     datasets.flatMap((ds) =>
-      BATCH_SIZES.map((batch) => ({
+      plan.batchSizes.map((batch) => ({
         key: `eval/${ds.size}/${batch}`,
-        label: `eval ${ds.size} batch ${batch}`,
-        job: {kind: 'eval', dataset: ds.root, model, batch, threads: plan.threads},
+        label: `eval ${ds.size} batch ${batch}${plan.device === 'cpu' ? '' : ` on ${plan.device}${plan.dtype === 'fp16' ? ' fp16' : ''}`}`,
+        job: {
+          kind: 'eval',
+          dataset: ds.root,
+          model,
+          batch,
+          threads: plan.threads,
+          ...(plan.device === 'cpu' ? {} : {device: plan.device}),
+          ...(plan.dtype === 'fp16' ? {dtype: 'fp16' as const} : {}),
+        },
       })),
     ),
   // predict runs its own number of times (once by default), spread over the first runs, not --runs times.
@@ -160,7 +188,7 @@ const PART_JOBS: Record<BenchPart, PartJobs> = {
       : [],
   pytorch: ({plan, python, exportedPath}) => [
     ...(python
-      ? BATCH_SIZES.map((batch) => ({
+      ? plan.batchSizes.map((batch) => ({
           key: `torch/${batch}`,
           label: `PyTorch eager batch ${batch}`,
           job: {kind: 'torch' as const, batch, images: plan.modelImages, budgetSeconds: plan.quick ? TORCH_BUDGET_QUICK_S : TORCH_BUDGET_S},

@@ -23,7 +23,9 @@ function modelRow(label: string, m: ModelEntry): TableRow {
 export function benchRows(r: BenchResult): TableRow[] {
   const rows: TableRow[] = []
   const graph = r.model.source === 'deterministic' ? 'POSTER++ ONNX' : 'model ONNX'
-  for (const m of r.modelOnly) rows.push(modelRow(`model-only (${graph}, CPU)`, m))
+  const device = r.settings.device ?? 'cpu'
+  const on = device === 'cpu' ? 'CPU' : `${device}${r.settings.dtype === 'fp16' ? ' fp16' : ''}`
+  for (const m of r.modelOnly) rows.push(modelRow(`model-only (${graph}, ${on})`, m))
   if (r.sessionMs) {
     rows.push({
       measurement: 'session creation',
@@ -42,7 +44,7 @@ export function benchRows(r: BenchResult): TableRow[] {
   }
   for (const e of r.eval) {
     rows.push({
-      measurement: `eval ${e.size.replace('x', '×')} JPEG (${e.images} img)`,
+      measurement: `eval ${e.size.replace('x', '×')} JPEG (${e.images} img${device === 'cpu' ? '' : `, ${on}`})`,
       batch: e.batch,
       imagesPerSecond: e.imagesPerSecond.median,
       msPerImage: e.msPerImage,
@@ -123,7 +125,8 @@ export function benchHeader(r: BenchResult): string {
   return [
     `poster bench ${r.tool.version} — ${r.created_at}`,
     `CPU     ${m.cpu}, ${m.cores} logical cores (${m.availableParallelism} available), ${m.memoryGiB} GiB RAM, ${m.platform} ${m.arch}`,
-    `Runtime Node ${m.node}, onnxruntime-node ${m.onnxruntime} (CPU EP, ${r.settings.threads} intra-op threads), sharp ${m.sharp} / libvips ${m.libvips}`,
+    ...(r.gpu ? [`GPU     ${r.gpu.name ?? 'unnamed (no nvidia-smi / vulkaninfo)'}: ${r.gpu.provider}${r.settings.dtype === 'fp16' ? ', float16 compute (--dtype fp16)' : ''}`] : []),
+    `Runtime Node ${m.node}, onnxruntime-node ${m.onnxruntime} (${r.gpu ? r.gpu.provider : 'CPU EP'}, ${r.settings.threads} intra-op threads), sharp ${m.sharp} / libvips ${m.libvips}`,
     `Load    ${load(r.load.start)} at start (1/5/15 min), ${load(r.load.end)} at end`,
     `Model   ${r.model.path} (${formatBytes(r.model.bytes)}): ${r.model.note}`,
     `Method  median of ${r.settings.runs} run${r.settings.runs > 1 ? 's' : ''}, each measurement in a fresh process (peak RSS = its maxRSS); ` +

@@ -16,13 +16,13 @@ import {TOOL_VERSION} from '../version.js'
 import {runInChild} from './child.js'
 import {convertEntry, evalEntry, modelEntry, predictEntry, preprocessEntry, samplesOf, torchEntry} from './entries.js'
 import {loadAverage, machineInfo} from './machine.js'
-import {BATCH_SIZES, benchPlan, EXPORT_BATCH, planJobs, PREDICT_BATCH, PREDICT_SIZE, type PlannedJob} from './plan.js'
+import {benchPlan, EXPORT_BATCH, planJobs, PREDICT_BATCH, PREDICT_SIZE, type PlannedJob} from './plan.js'
 import {ensureDeterministicModel, messageOf, prepareDatasets, prepareModel, preparePredictFolder, preparePytorch} from './prepare.js'
 import type {PythonBaseline} from './python.js'
 import {maxAbsDiff, round, summarize} from './stats.js'
 import {facesEntry} from './faces.js'
 import {prepareVideoClip, videoEntry} from './video.js'
-import {BENCH_PARTS, type AnyMeasurement, type BenchOptions, type BenchPart, type BenchResult, type Fp16Entry, type Sample} from './types.js'
+import {BENCH_PARTS, GPU_BENCH_PARTS, type AnyMeasurement, type BenchOptions, type BenchPart, type BenchResult, type Fp16Entry, type Sample} from './types.js'
 
 /**
  * Run one job: in a fresh Node process (its peak RSS is that measurement's alone), or through the Python baseline
@@ -47,11 +47,17 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const machine = await machineInfo()
   const {defaultThreads} = await import('../runtime/session.js')
   const plan = benchPlan(opts, defaultThreads())
+  const BATCH_SIZES = plan.batchSizes
+  const gpu = plan.device !== 'cpu'
   const workDir = resolve(opts.workDir ?? join(cacheDir(), 'bench'))
   await mkdir(workDir, {recursive: true})
   const tmp = await mkdtemp(join(tmpdir(), 'poster-bench-'))
   const errors: BenchResult['errors'] = []
-  const parts = new Set<BenchPart>(opts.parts ?? BENCH_PARTS)
+  const parts = new Set<BenchPart>(opts.parts ?? (gpu ? GPU_BENCH_PARTS : BENCH_PARTS))
+  if (gpu) {
+    const cpuOnly = [...parts].filter((p) => !GPU_BENCH_PARTS.includes(p))
+    if (cpuOnly.length > 0) throw new Error(`--device ${plan.device} measures ${GPU_BENCH_PARTS.join(', ')}; ${cpuOnly.join(', ')} run on the CPU (drop --device for them)`)
+  }
   let py: PythonBaseline | undefined
 
   try {
@@ -59,6 +65,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const fp32Deterministic = (await import('../pipeline/demo.js')).demoModelPath()
     const fp16Path = join(workDir, 'poster-untrained-7cls-fp16.onnx')
     const model = await prepareModel(opts.model, fp32Deterministic, status)
+    const gpuInfo = gpu ? await prepareGpu(plan.device, status) : undefined
+    if (plan.dtype === 'fp16') {
+      const [{fp16ComputeCopy}, {sha256File}] = await Promise.all([import('../models/fp16-copy.js'), import('../basics.js')])
+      model.fp16Path = (await fp16ComputeCopy(model.path, await sha256File(model.path), cacheDir(), status)).path
+    }
     const datasets = parts.has('preprocess') || parts.has('eval') ? await prepareDatasets(workDir, plan.perClass, status) : []
     const predictFolder = parts.has('predict') ? await preparePredictFolder(workDir, plan.predictImages, status) : undefined
     const videoClip = parts.has('video') ? await prepareVideoClip(workDir, plan.quick, status) : undefined
@@ -79,7 +90,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
     // ---- the measurements: every job through one measure ----
     const jobs = planJobs({
-      plan, parts, model: model.path, datasets, predictFolder, videoClip, checkpoint, tmp, fp32Deterministic, fp16Path,
+      plan, parts, model: model.path, fp16Model: model.fp16Path, datasets, predictFolder, videoClip, checkpoint, tmp, fp32Deterministic, fp16Path,
       python: py !== undefined, exportedPath: pytorch.exportedPath,
     })
     const samples = new Map<string, Array<Sample<AnyMeasurement>>>()
@@ -140,6 +151,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         runs: plan.runs,
         quick: plan.quick,
         threads: plan.threads,
+        ...(gpu ? {device: plan.device, dtype: plan.dtype} : {}),
         modelImages: plan.modelImages,
         evalImages: plan.perClass * 7,
         preprocessIterations: plan.preprocessIterations,
@@ -148,6 +160,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         predictRuns: plan.predictRuns,
       },
       model,
+      ...(gpuInfo ? {gpu: gpuInfo} : {}),
       seconds: round((performance.now() - started) / 1000, 1),
       sessionMs: allSession.length > 0 ? summarize(allSession) : undefined,
       modelOnly,
@@ -165,6 +178,19 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     await py?.remove()
     await rm(tmp, {recursive: true, force: true})
   }
+}
+
+/**
+ * Before a GPU run: the provider must load (else the error says what to install, and nothing is measured), and
+ * the GPU's name comes from nvidia-smi or vulkaninfo.
+ */
+async function prepareGpu(device: BenchResult['settings']['device'] & string, status: (m: string) => void): Promise<NonNullable<BenchResult['gpu']>> {
+  const [{probeDevice}, {deviceName, gpuReport}] = await Promise.all([import('../runtime/session.js'), import('../runtime/gpu-info.js')])
+  const probe = await probeDevice(device)
+  if (!probe.loads) throw new Error(probe.help ?? `--device ${device}: ${probe.error}`)
+  const name = deviceName(device, await gpuReport())
+  status(`${device}: ${probe.provider} on ${name ?? 'an unnamed GPU (no nvidia-smi / vulkaninfo)'}`)
+  return {device, provider: probe.provider, ...(name ? {name} : {})}
 }
 
 /** Default JSON path: bench-results/bench-<UTC timestamp>.json. */

@@ -15,10 +15,13 @@ import type {PythonBenchResult, PythonExportResult} from './python.js'
 import type {Summary} from './stats.js'
 import type {FacesEntry} from './faces.js'
 import type {VideoEntry} from './video.js'
+import type {Device} from '../runtime/provider-help.js'
 
 /** The parts of the benchmark, in the order each run measures them. */
 export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'convert', 'fp16', 'pytorch'] as const
 export type BenchPart = (typeof BENCH_PARTS)[number]
+/** What a GPU run measures: the model, the CPU side feeding it, and eval end to end (the rest is CPU work). */
+export const GPU_BENCH_PARTS: readonly BenchPart[] = ['model', 'preprocess', 'eval']
 
 /** One PyTorch eager run (the Python baseline's result), tagged like the child measurements. */
 export type TorchMeasurement = PythonBenchResult & {kind: 'torch'}
@@ -40,6 +43,12 @@ export interface BenchOptions {
   onStatus?: (message: string) => void
   /** Which measurements to run (default all); the PyTorch baseline also needs its environment variables. */
   parts?: readonly BenchPart[]
+  /** Execution provider of the model-only and eval measurements (default cpu). */
+  device?: Device
+  /** fp16: the model's float16-compute copy (GPU devices). */
+  dtype?: 'fp32' | 'fp16'
+  /** Batch sizes of model-only and eval (default 1, 8, 32 on the CPU; 1, 8, 32, 64, 128 on a GPU). */
+  batchSizes?: readonly number[]
   /** Overrides of the image counts (tests), and of how many times predict runs (default once, whatever `runs`). */
   plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations' | 'predictImages' | 'predictRuns'>>
 }
@@ -49,6 +58,9 @@ export interface Plan {
   runs: number
   quick: boolean
   threads: number
+  device: Device
+  dtype: 'fp32' | 'fp16'
+  batchSizes: number[]
   modelImages: number
   perClass: number
   preprocessIterations: number
@@ -192,6 +204,9 @@ export interface BenchResult {
     runs: number
     quick: boolean
     threads: number
+    /** Absent in results from before GPU support: cpu. */
+    device?: Device
+    dtype?: 'fp32' | 'fp16'
     modelImages: number
     evalImages: number
     preprocessIterations: number
@@ -199,7 +214,9 @@ export interface BenchResult {
     predictImages: number
     predictRuns: number
   }
-  model: {path: string; bytes: number; source: 'deterministic' | 'user'; note: string}
+  model: {path: string; bytes: number; source: 'deterministic' | 'user'; note: string; fp16Path?: string}
+  /** The GPU the measurements ran on (nvidia-smi for CUDA, vulkaninfo for WebGPU), with --device cuda/webgpu. */
+  gpu?: {device: Device; name?: string; provider: string}
   seconds: number
   sessionMs?: Summary
   modelOnly: ModelEntry[]

@@ -14,6 +14,7 @@ export const ROOT_EXAMPLES: ReadonlyArray<{description: string; command: string}
   {description: 'Convert a checkpoint to ONNX', command: 'convert raf-db-model_best.pth --out poster-rafdb.onnx'},
   {description: 'Gate CI on a baseline run (exit 3 on a real regression)', command: 'check runs/new --baseline baselines/rafdb'},
   {description: 'Speed and memory on this machine', command: 'bench --quick'},
+  {description: 'Which GPU providers work here (CUDA, WebGPU), and what to install', command: 'doctor'},
   {description: 'One command in detail', command: 'help eval'},
 ]
 

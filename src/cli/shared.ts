@@ -15,8 +15,9 @@ import {Flags} from '@oclif/core'
 
 import {parseLabels} from '../datasets/labels.js'
 import {DATASET_FORMATS} from '../datasets/types.js'
-import {DEVICES} from '../runtime/session.js'
-import type {PosterCommand} from './base.js'
+import type {BatchSizeSetting} from '../runtime/batch-size.js'
+import {DEVICES, type Device} from '../runtime/provider-help.js'
+import {type PosterCommand, UsageError} from './base.js'
 
 /** The message of anything thrown. */
 export function messageOf(error: unknown): string {
@@ -90,7 +91,27 @@ export const sharedFlags = {
   faceSize: () =>
     Flags.integer({description: 'with --faces detect: side in pixels of the aligned crop before the 224×224 resize (default 100, as RAF-DB\'s aligned images)', min: 16, max: 1024}),
 
-  batchSize: (defaultSize = 32) => Flags.integer({char: 'b', description: 'images per batch', default: defaultSize, min: 1}),
+  /** --batch-size N or auto (runtime/batch-size.ts: the CPU keeps `defaultSize`, GPUs are filled by their memory). */
+  batchSize: (defaultSize = 32) =>
+    Flags.custom<BatchSizeSetting>({
+      char: 'b',
+      description: `images per batch, or auto: by device (cpu ${defaultSize}; software Vulkan 8; a GPU by its memory, 256 MiB per image, 8 to 128)`,
+      default: defaultSize,
+      parse: async (input) => {
+        if (input.trim() === 'auto') return 'auto'
+        const n = Number(input)
+        if (!/^\s*\d+\s*$/.test(input) || !Number.isSafeInteger(n) || n < 1) refuse(`--batch-size expects a positive integer or auto, got "${input}"`)
+        return n
+      },
+    })(),
+
+  /** --dtype for a run: what the model computes in (fp16 runs a float16-compute copy, for GPU providers). */
+  dtype: () =>
+    Flags.option({
+      description: 'what the model computes in: fp32, or fp16 on a GPU (--device cuda or webgpu): a float16 copy of the model, made once into the cache',
+      options: ['fp32', 'fp16'] as const,
+      default: 'fp32' as const,
+    })(),
 
   device: () =>
     Flags.option({
@@ -118,6 +139,13 @@ export const sharedFlags = {
 }
 
 const MODEL_DESCRIPTION = 'an .onnx file, a .pth checkpoint, or a registry name (rafdb, affectnet7, affectnet8, caers)'
+
+/** --dtype fp16 is for GPU providers: on the CPU float16 is slower than float32 and no more exact. */
+export function checkDtype(dtype: 'fp32' | 'fp16', device: Device): void {
+  if (dtype === 'fp16' && device === 'cpu') {
+    throw new UsageError('--dtype fp16 needs --device cuda or --device webgpu (on the CPU provider float16 is slower than float32 and less exact)')
+  }
+}
 
 /** The thresholds object poster check and eval --baseline pass on, from the flags of `sharedFlags.thresholds()`. */
 export function thresholdsFrom(flags: {'max-drop': number; 'max-class-drop': number; significance: number; 'min-accuracy'?: number}): {

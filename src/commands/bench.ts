@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {EXIT_CODES_HELP, PosterCommand} from '../cli/base.js'
-import {sharedFlags, statusLine} from '../cli/shared.js'
+import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
+import {checkDtype, sharedFlags, statusLine} from '../cli/shared.js'
 import {BENCH_PARTS, type BenchPart, type BenchResult} from '../bench/types.js'
 
 export default class Bench extends PosterCommand {
@@ -20,6 +20,8 @@ export default class Bench extends PosterCommand {
   convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
                 deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
 
+On a GPU (--device cuda or webgpu): model-only and eval at batch 1, 8, 32, 64 and 128 (256 images per model-only measurement, 280-image eval sets), and decode+preprocess, the CPU side that has to keep up; the header names the GPU (nvidia-smi, vulkaninfo). --dtype fp16 runs the model's float16-compute copy. The provider is probed first: if it does not load, the message says what to install (see poster doctor). On software Vulkan (lavapipe, ~0.2 images/s) use --quick --batch-sizes 1,2.
+
 Without --model the real POSTER++ graph with deterministic UNTRAINED weights is built once into the cache (same speed as the trained model, chance-level accuracy). Generated datasets are cached too.
 
 Optional PyTorch baseline: with POSTER_BENCH_PYTHON (a python with torch + numpy) and POSTER_BENCH_OFFICIAL (a checkout of Talented-Q/POSTER_V2), the official model runs in PyTorch eager with the same weights at the same batch sizes, and a torch.onnx.export graph (fixed batch 8) is timed under onnxruntime-node.
@@ -33,6 +35,8 @@ ${EXIT_CODES_HELP}`
     {description: 'Smoke run', command: '<%= config.bin %> bench --quick'},
     {description: 'Only what the face detector adds, and the video path', command: '<%= config.bin %> bench --parts faces,video'},
     {description: 'Your converted model, 5 runs each', command: '<%= config.bin %> bench --model rafdb.onnx --runs 5'},
+    {description: 'On an NVIDIA GPU: model-only and eval at batch 1 to 128, float32 then float16', command: '<%= config.bin %> bench --device cuda && <%= config.bin %> bench --device cuda --dtype fp16'},
+    {description: 'WebGPU on software Vulkan (a correctness smoke run, not a speed figure)', command: '<%= config.bin %> bench --device webgpu --quick --batch-sizes 1,2 --parts model'},
     {description: 'The released RAF-DB checkpoint (downloaded and converted once, as eval does)', command: '<%= config.bin %> bench --model rafdb --quick'},
     {
       description: 'With the PyTorch baseline',
@@ -45,6 +49,16 @@ ${EXIT_CODES_HELP}`
     runs: Flags.integer({description: 'runs per measurement; the median is reported (default 3, --quick 1)', min: 1}),
     quick: Flags.boolean({description: 'fast smoke run: fewer images, one run, no torch.onnx.export', default: false}),
     threads: sharedFlags.threads(),
+    device: sharedFlags.device(),
+    dtype: sharedFlags.dtype(),
+    'batch-sizes': Flags.custom<number[]>({
+      description: 'comma-separated batch sizes of model-only and eval (default 1,8,32 on the CPU; 1,8,32,64,128 on a GPU)',
+      parse: async (input) => {
+        const sizes = input.split(',').map((s) => s.trim())
+        if (sizes.length === 0 || sizes.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) throw new Error(`--batch-sizes takes positive integers separated by commas, got "${input}"`)
+        return [...new Set(sizes.map(Number))]
+      },
+    })(),
     out: Flags.string({char: 'o', description: 'JSON results file (default bench-results/bench-<timestamp>.json)'}),
     parts: Flags.string({
       description: `comma-separated measurements to run (default all): ${BENCH_PARTS.join(', ')}`,
@@ -64,7 +78,23 @@ ${EXIT_CODES_HELP}`
     const parts = flags.parts ? (flags.parts.split(',') as BenchPart[]) : undefined
     const out = flags.out ?? defaultResultPath()
     await checkBenchOutput(out)
-    const result = await runBench({model: flags.model, runs: flags.runs, quick: flags.quick, threads: flags.threads, parts, onStatus: status})
+    checkDtype(flags.dtype, flags.device)
+    if (flags.device !== 'cpu' && parts) {
+      const {GPU_BENCH_PARTS} = await import('../bench/types.js')
+      const cpuOnly = parts.filter((p) => !GPU_BENCH_PARTS.includes(p))
+      if (cpuOnly.length > 0) throw new UsageError(`--device ${flags.device} measures ${GPU_BENCH_PARTS.join(', ')}; --parts ${cpuOnly.join(',')} run on the CPU (drop --device for them)`)
+    }
+    const result = await runBench({
+      model: flags.model,
+      runs: flags.runs,
+      quick: flags.quick,
+      threads: flags.threads,
+      parts,
+      device: flags.device,
+      dtype: flags.dtype,
+      batchSizes: flags['batch-sizes'],
+      onStatus: status,
+    })
     const path = await writeBenchResult(result, out)
     if (!this.jsonEnabled()) {
       const {benchReport} = await import('../bench/report.js')

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand, RegressionError, UsageError} from '../cli/base.js'
-import {downloadBar, progressBar, sharedFlags, statusLine, thresholdsFrom} from '../cli/shared.js'
+import {checkDtype, downloadBar, progressBar, sharedFlags, statusLine, thresholdsFrom} from '../cli/shared.js'
 import {DATASET_FORMATS} from '../datasets/types.js'
 import type {MetricsFile} from '../pipeline/evaluate.js'
 
@@ -22,6 +22,7 @@ ${EXIT_CODES_HELP}`
     {description: 'AffectNet validation, 8-class protocol, on a GPU', command: '<%= config.bin %> eval ~/data/AffectNet --model affectnet8 --classes 8 --device cuda'},
     {description: "AffectNet's CSV release scored on its annotated face boxes (the default there); or on detected, aligned faces", command: '<%= config.bin %> eval ~/data/AffectNet --model affectnet7 --classes 7 --faces box'},
     {description: 'Unaligned photos in an ImageFolder tree: detect and align each face as RAF-DB did, score the largest', command: '<%= config.bin %> eval ./wild-photos --model rafdb --faces detect'},
+    {description: 'On any Vulkan GPU, batches sized to its memory, computed in float16', command: '<%= config.bin %> eval ~/data/RAF-DB/basic --model rafdb --device webgpu --batch-size auto --dtype fp16'},
     {description: 'Your own ONNX model on an ImageFolder tree whose folders are 1..7', command: '<%= config.bin %> eval ./raf-imagefolder --format imagefolder --model ./my-poster.onnx --batch-size 16'},
     {description: 'Gate CI on a baseline run', command: '<%= config.bin %> eval ./subset --model rafdb --baseline runs/baseline --max-drop 0.5'},
     {description: 'Metrics as JSON only', command: '<%= config.bin %> eval ./raf --model model.onnx --json > metrics.json'},
@@ -39,6 +40,7 @@ ${EXIT_CODES_HELP}`
     labels: sharedFlags.labels(),
     'batch-size': sharedFlags.batchSize(),
     device: sharedFlags.device(),
+    dtype: sharedFlags.dtype(),
     threads: sharedFlags.threads(),
     out: Flags.string({char: 'o', description: 'run folder (default runs/<dataset>-<timestamp>)'}),
     resume: Flags.boolean({description: 'continue an interrupted run in --out: images already in predictions.csv are skipped', default: false}),
@@ -55,6 +57,7 @@ ${EXIT_CODES_HELP}`
   async run(): Promise<MetricsFile> {
     const {args, flags} = await this.parse(Eval)
     if (flags.resume && !flags.out) throw new UsageError('--resume needs --out: the run folder to continue')
+    checkDtype(flags.dtype, flags.device)
     const {evaluate} = await import('../pipeline/evaluate.js')
     const status = statusLine(this)
     const download = downloadBar(this)
@@ -71,6 +74,7 @@ ${EXIT_CODES_HELP}`
         model: flags.model,
         batchSize: flags['batch-size'],
         device: flags.device,
+        dtype: flags.dtype,
         threads: flags.threads,
         out: flags.out,
         resume: flags.resume,

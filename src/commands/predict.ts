@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
-import {downloadBar, messageOf, progressBar, sharedFlags, statusLine} from '../cli/shared.js'
+import {checkDtype, downloadBar, messageOf, progressBar, sharedFlags, statusLine} from '../cli/shared.js'
 import type {Shard} from '../datasets/shard.js'
 import type {PredictSummary} from '../pipeline/predict.js'
 
@@ -37,6 +37,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     {description: 'A folder tree with the RAF-DB model', command: '<%= config.bin %> predict ./photos --recursive --model rafdb --out photos.csv'},
     {description: 'Photos with people in them: find, align and score every face (one row per face), keep the crops', command: '<%= config.bin %> predict ./party-photos --model rafdb --faces detect --overlay overlays/ --save-crops crops/ --out faces.csv'},
     {description: 'A few files, with landmarks and overlays', command: '<%= config.bin %> predict face1.jpg face2.png --model ./poster.onnx --landmarks --overlay overlays/'},
+    {description: 'On an NVIDIA GPU (CUDA provider installed), batches sized to its memory', command: '<%= config.bin %> predict ./photos -r --model rafdb --device cuda --batch-size auto --out photos.csv'},
     {description: 'Continue an interrupted run', command: '<%= config.bin %> predict ./photos -r --model rafdb --out photos.csv --resume'},
     {description: 'Shard 2 of 4 by hand, then join the four files', command: '<%= config.bin %> predict ./photos -r --model rafdb --shard 2/4 --out part-{shard}.csv && <%= config.bin %> merge part-*-of-4.csv --out all.csv'},
     {description: 'Kubernetes Indexed Job (completions: 8, completionMode: Indexed): the container command', command: '<%= config.bin %> predict /data/photos -r --model rafdb --shards 8 --out /results/part-{shard}.csv --resume'},
@@ -59,6 +60,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     recursive: Flags.boolean({char: 'r', description: 'search folders recursively', default: false}),
     'batch-size': sharedFlags.batchSize(),
     device: sharedFlags.device(),
+    dtype: sharedFlags.dtype(),
     threads: sharedFlags.threads(),
     labels: sharedFlags.labels(),
     resume: Flags.boolean({description: 'continue an existing --out: inputs already in it are skipped', default: false}),
@@ -80,6 +82,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
     if (inputs.length === 0) throw new UsageError('give at least one image file or folder')
     if (flags.faces === 'box') throw new UsageError("--faces box needs a dataset's annotated face boxes: use poster eval on AffectNet's CSV release or a manifest with x,y,w,h columns; predict takes whole or detect")
     if (flags['save-crops'] && flags.faces !== 'detect') throw new UsageError('--save-crops writes aligned face crops: it needs --faces detect')
+    checkDtype(flags.dtype, flags.device)
     const {resolveShard} = await import('../datasets/shard.js')
     let shard: Shard | undefined
     try {
@@ -103,6 +106,7 @@ ${EXIT_CODES_HELP} Error rows do not change the exit code.`
         recursive: flags.recursive,
         batchSize: flags['batch-size'],
         device: flags.device,
+        dtype: flags.dtype,
         threads: flags.threads,
         labels: flags.labels,
         resume: flags.resume,

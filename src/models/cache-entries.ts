@@ -15,6 +15,7 @@ import {hostname} from 'node:os'
 import path from 'node:path'
 
 import {isStaleTemp, parseTempName} from '../basics.js'
+import {FP16_DIR} from './cache.js'
 import {findModel} from './registry.js'
 
 export type CacheEntryKind =
@@ -22,6 +23,7 @@ export type CacheEntryKind =
   | 'model'
   | 'converted'
   | 'optimized'
+  | 'fp16'
   | 'demo'
   | 'bench'
   | 'hash-index'
@@ -159,7 +161,7 @@ export async function listCache(dir: string): Promise<CacheEntry[]> {
       const stamp = `${file}.json`
       const files = (await statOrUndefined(stamp)) ? [file, stamp] : [file]
       await add('model', `${registry.title} model (${registry.name}), converted from ${registry.name}.pth`, files, {}, files[1])
-    } else if (name === 'converted' || name === OPTIMIZED_DIR) {
+    } else if (name === 'converted' || name === OPTIMIZED_DIR || name === FP16_DIR) {
       continue // below
     } else if (name === 'demo') {
       await add('demo', 'the demo model (POSTER++ with deterministic untrained weights)', [file])
@@ -205,9 +207,26 @@ export async function listCache(dir: string): Promise<CacheEntry[]> {
     }
   }
 
+  for (const name of await fs.readdir(at(FP16_DIR)).catch(() => [] as string[])) {
+    const file = at(FP16_DIR, name)
+    if (taken.has(file) || name.endsWith('.onnx.json')) continue
+    if (name.endsWith('.onnx')) {
+      const rec = await readJson(recordPath(file))
+      const source = typeof rec?.model === 'string' ? rec.model : undefined
+      const orphan = source !== undefined && !(await statOrUndefined(source))
+      const files = rec ? [file, recordPath(file)] : [file]
+      await add('fp16', `float16-compute copy of ${source ?? 'a model'} (--dtype fp16)${orphan ? ', whose model is gone' : ''}`, files, {
+        ...(source ? {source} : {}),
+        orphan,
+      }, rec ? recordPath(file) : undefined)
+    } else {
+      await add('partial', `a temporary file in fp16/: ${name}`, [file])
+    }
+  }
+
   for (const name of names) {
     const file = at(name)
-    if (!taken.has(file) && name !== 'converted' && name !== OPTIMIZED_DIR) await add('other', `not poster's: ${name}`, [file])
+    if (!taken.has(file) && name !== 'converted' && name !== OPTIMIZED_DIR && name !== FP16_DIR) await add('other', `not poster's: ${name}`, [file])
   }
   return entries.sort((a, b) => b.bytes - a.bytes || a.paths[0]!.localeCompare(b.paths[0]!))
 }

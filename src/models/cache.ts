@@ -46,3 +46,6 @@ export function convertedDir(dir: string = cacheDir()): string {
 export function hashIndexPath(dir: string = cacheDir()): string {
   return join(dir, 'checkpoint-hashes.json')
 }
+
+/** Folder of the float16-compute copies `--dtype fp16` runs (models/fp16-copy.ts). */
+export const FP16_DIR = 'fp16'

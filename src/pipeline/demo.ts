@@ -14,7 +14,8 @@ export interface DemoOptions {
   /** Where the synthetic dataset and run folder go (default ./runs). */
   runsRoot?: string
   perClass?: number
-  batchSize?: number
+  /** A number, or auto: the demo runs on the CPU, so auto is its default, 8. */
+  batchSize?: number | 'auto'
   threads?: number
   onStatus?: (message: string) => void
   onProgress?: (done: number, total: number) => void
@@ -55,7 +56,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     format: 'rafdb',
     split: 'test',
     model: modelPath,
-    batchSize: opts.batchSize ?? 8,
+    batchSize: typeof opts.batchSize === 'number' ? opts.batchSize : 8,
     threads: opts.threads,
     landmarks: true,
     comparePaper: false,

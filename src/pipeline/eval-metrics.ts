@@ -33,7 +33,7 @@ export interface MetricsFile extends ClassificationMetrics {
   paper: {accuracy: number; benchmark: string} | null
   calibration: CalibrationBin[]
   label_order: LabelOrderFinding
-  model: {spec: string; path: string; sha256: string; source: string; labels: string[]; labels_source: string; providers: string[]}
+  model: {spec: string; path: string; sha256: string; source: string; labels: string[]; labels_source: string; providers: string[]; dtype?: 'fp16'}
   dataset: {
     root: string
     format: string
@@ -169,6 +169,7 @@ export function buildMetricsFile(inp: MetricsInputs, where: string): ScoredRun {
       labels: inp.modelLabels,
       labels_source: model.labels ? model.labelsSource : 'dataset',
       providers: model.session.providers,
+      ...(model.dtype === 'fp16' ? {dtype: 'fp16' as const} : {}),
     },
     dataset: {
       root: dataset.root,

@@ -11,6 +11,7 @@ import {argmax, softmax} from '../metrics/index.js'
 import {PREPROCESS} from '../image/preprocess.js'
 import {paperAccuracy} from '../models/registry.js'
 import {createRunDir, evalColumns, recordToPredictionRow, type PredictionRow, type ReportContext} from '../report/index.js'
+import {resolveBatchSize, type BatchSizeSetting} from '../runtime/batch-size.js'
 import type {Device} from '../runtime/session.js'
 import {TOOL_VERSION} from '../version.js'
 import {runCheck, type CheckOutcome, type CheckThresholds} from './check.js'
@@ -19,7 +20,7 @@ import {writeEvalReports} from './eval-report.js'
 import {openFaceStage, largestFace} from '../faces/stage.js'
 import type {FaceStage, FacesMode} from '../faces/types.js'
 import {mapLandmarks} from './inputs.js'
-import {openModel, type OpenedModel} from './model.js'
+import {openModel, type ComputeDtype, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput, type RunOutput} from './run-output.js'
 
@@ -34,8 +35,11 @@ export interface EvaluateOptions {
   labels?: string
   limit?: number
   model: string
-  batchSize?: number
+  /** A number, or auto (runtime/batch-size.ts); default 32. */
+  batchSize?: BatchSizeSetting
   device?: Device
+  /** fp16: compute in float16 (GPU devices; the command refuses it on the CPU). */
+  dtype?: ComputeDtype
   threads?: number
   out?: string
   resume?: boolean
@@ -83,11 +87,13 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
 
   const model = await openModel(opts.model, {
     device: opts.device,
+    dtype: opts.dtype,
     threads: opts.threads,
     labels: opts.labels,
     onStatus: (_stage, message) => status(message),
     onDownloadProgress: opts.onDownloadProgress,
   })
+  const batchSize = await resolveBatchSize(opts.batchSize, model.session.device, 32, status)
   const mode: FacesMode = opts.faces ?? (dataset.hasBoxes ? 'box' : 'whole')
   if (mode === 'box' && !dataset.hasBoxes) {
     await model.session.release()
@@ -102,7 +108,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluateResult> {
     throw e
   }
   try {
-    return await evaluateWithModel(opts, dataset, model, stage, started)
+    return await evaluateWithModel({...opts, batchSize}, dataset, model, stage, started)
   } finally {
     await stage.release()
     await model.session.release()
@@ -192,7 +198,7 @@ async function evaluateWithModel(
     resume: resumed || opts.resume,
     identity: {
       kind: 'eval',
-      model: {sha256: model.sha256, labels: modelLabels},
+      model: {sha256: model.sha256, labels: modelLabels, ...(model.dtype === 'fp16' ? {dtype: 'fp16'} : {})},
       dataset: {root: dataset.root, format: dataset.format, variant: dataset.variant ?? null, split: dataset.split, labels: dsLabels},
       preprocess: {size: PREPROCESS.size, resize: PREPROCESS.resize, mean: PREPROCESS.mean, std: PREPROCESS.std, formats: 'pillow'},
       ...stage.identity(),
@@ -220,7 +226,7 @@ async function evaluateWithModel(
       stage,
       decode: {formats: 'pillow'},
       select: stage.mode === 'detect' ? largestFace : undefined,
-      batchSize: opts.batchSize ?? 32,
+      batchSize: typeof opts.batchSize === 'number' ? opts.batchSize : 32,
       landmarks: opts.landmarks,
       strict: opts.strict,
       timings,

@@ -12,8 +12,16 @@ import {readOnnxMetadata} from '../onnx/metadata.js'
 import type {Device, LoadedSession} from '../runtime/session.js'
 import type {ProgressCallback} from '../models/download.js'
 
+export type ComputeDtype = 'fp32' | 'fp16'
+export const COMPUTE_DTYPES: readonly ComputeDtype[] = ['fp32', 'fp16']
+
 export interface OpenModelOptions {
   device?: Device
+  /**
+   * fp16: run the model's float16-compute copy (made once into the cache, models/fp16-copy.ts): float32 in and
+   * out, float16 inside. For GPU providers; callers refuse it on the CPU.
+   */
+  dtype?: ComputeDtype
   threads?: number
   /** --labels: overrides the names in the model's metadata. */
   labels?: string
@@ -31,6 +39,10 @@ export interface OpenedModel {
   labelsSource: 'flag' | 'metadata' | 'registry' | 'none'
   sha256: string
   metadata: Record<string, string>
+  /** What the session computes in; the run identity and metrics.json name fp16. */
+  dtype: ComputeDtype
+  /** With fp16: the float16-compute copy the session runs. */
+  fp16Path?: string
 }
 
 /** Convert a checkpoint to ONNX; loaded lazily so eval of an .onnx never loads the graph builder. */
@@ -57,9 +69,19 @@ export async function openModel(spec: string, opts: OpenModelOptions = {}): Prom
   ])
   const runtime = await runtimeFingerprint()
   const optimizedCache = optimizedPath(cacheDir(), sha256, runtime)
-  const session = await openSession(resolved.onnxPath, {device: opts.device, threads: opts.threads, optimizedCache})
+  const dtype = opts.dtype ?? 'fp32'
+  let fp16Path: string | undefined
+  if (dtype === 'fp16') {
+    const {fp16ComputeCopy} = await import('../models/fp16-copy.js')
+    fp16Path = (await fp16ComputeCopy(resolved.onnxPath, sha256, cacheDir(), (m) => opts.onStatus?.('fp16', m))).path
+  }
+  const session = await openSession(fp16Path ?? resolved.onnxPath, {
+    device: opts.device,
+    threads: opts.threads,
+    ...(fp16Path ? {} : {optimizedCache}),
+  })
   // One optimised copy per model in the cache; and the entries used now are kept by prune --older-than.
-  await keepOneOptimizedCopy(optimizedCache, {model: resolved.onnxPath, sha256, runtime})
+  if (!fp16Path) await keepOneOptimizedCopy(optimizedCache, {model: resolved.onnxPath, sha256, runtime})
   if (resolved.source !== 'file') await touchUsed(stampPath(resolved.onnxPath))
   const logitsSig = session.signature.outputs.find((o) => o.name === session.logitsName)!
   let numClasses = typeof logitsSig.shape[1] === 'number' && logitsSig.shape[1] > 0 ? logitsSig.shape[1] : 0
@@ -96,5 +118,5 @@ export async function openModel(spec: string, opts: OpenModelOptions = {}): Prom
       `the model outputs ${numClasses} classes but ${from} names ${labels.length}: [${labels.join(', ')}]`,
     )
   }
-  return {spec, resolved, session, numClasses, labels, labelsSource, sha256, metadata: info.metadata}
+  return {spec, resolved, session, numClasses, labels, labelsSource, sha256, metadata: info.metadata, dtype, ...(fp16Path ? {fp16Path} : {})}
 }

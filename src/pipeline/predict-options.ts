@@ -6,7 +6,9 @@
 import type {Shard} from '../datasets/shard.js'
 import type {FaceStage, FacesMode} from '../faces/types.js'
 import type {PredictionRow} from '../report/predictions-csv.js'
+import type {BatchSizeSetting} from '../runtime/batch-size.js'
 import type {Device} from '../runtime/session.js'
+import type {ComputeDtype} from './model.js'
 import type {FfmpegBinary} from '../video/ffmpeg.js'
 
 /** Default output file, in the current folder. */
@@ -24,8 +26,11 @@ export interface PredictOptions {
   /** Folder for one PNG per image with its landmarks and predicted label drawn. */
   overlay?: string
   recursive?: boolean
-  batchSize?: number
+  /** A number, or auto (runtime/batch-size.ts); default 32. */
+  batchSize?: BatchSizeSetting
   device?: Device
+  /** fp16: compute in float16 (GPU devices; the command refuses it on the CPU). */
+  dtype?: ComputeDtype
   threads?: number
   /** --labels: the model's class names (overrides its metadata). */
   labels?: string

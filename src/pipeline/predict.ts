@@ -22,10 +22,11 @@ import {argmax, softmax} from '../metrics/classification.js'
 import {PREPROCESS} from '../image/preprocess.js'
 import {predictColumns, type PredictionRow} from '../report/predictions-csv.js'
 import {writeFileAtomic} from '../basics.js'
+import {resolveBatchSize, type BatchSizeSetting} from '../runtime/batch-size.js'
 import {openFaceStage} from '../faces/stage.js'
 import type {FaceStage, FacesMode} from '../faces/types.js'
 import {mapLandmarks, readItemBytes} from './inputs.js'
-import {openModel, type OpenedModel} from './model.js'
+import {openModel, type ComputeDtype, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput, type RunOutput} from './run-output.js'
 import {predictOutPath, type PredictOptions, type PredictSummary} from './predict-options.js'
@@ -82,17 +83,19 @@ export async function predict(opts: PredictOptions): Promise<PredictSummary> {
 
   const model = await openModel(opts.model, {
     device: opts.device,
+    dtype: opts.dtype,
     threads: opts.threads,
     labels: opts.labels,
     onStatus: (_stage, message) => status(message),
     onDownloadProgress: opts.onDownloadProgress,
   })
   try {
+    const sized = {...opts, batchSize: await resolveBatchSize(opts.batchSize, model.session.device, 32, status)}
     // Inputs that include videos (before sharding, so every shard writes the same columns) take the video flow.
     if (discovered.items.some((i) => isPredictVideo(i.path))) {
-      return await (await import('./video.js')).predictWithVideos(opts, model, {discovered, items, shard, output, warnings})
+      return await (await import('./video.js')).predictWithVideos(sized, model, {discovered, items, shard, output, warnings})
     }
-    return await predictWithModel(opts, model, {discovered, items, shard, output, warnings})
+    return await predictWithModel(sized, model, {discovered, items, shard, output, warnings})
   } finally {
     await model.session.release()
   }
@@ -129,7 +132,7 @@ async function predictWithModel(
       resume: opts.resume,
       identity: {
         kind: 'predict',
-        model: {sha256: model.sha256, labels: classes},
+        model: {sha256: model.sha256, labels: classes, ...(model.dtype === 'fp16' ? {dtype: 'fp16'} : {})},
         preprocess: {size: PREPROCESS.size, resize: PREPROCESS.resize, mean: PREPROCESS.mean, std: PREPROCESS.std, formats: decode.formats, max_pixels: opts.maxPixels ?? null},
         ...stage.identity(),
       },
@@ -181,7 +184,7 @@ async function predictWithModel(
       stage,
       decode,
       keepCrops: Boolean(opts.saveCrops),
-      batchSize: opts.batchSize ?? 32,
+      batchSize: typeof opts.batchSize === 'number' ? opts.batchSize : 32,
       landmarks: wantLandmarks,
       toRows(item, o) {
         if (!o.ok) return {rows: [{path: item.relPath, status: 'error', error: o.error ?? 'unknown error'}]}

@@ -252,7 +252,7 @@ export async function predictWithVideos(
     unitKey: videoUnitKey,
     identity: {
       kind: 'predict',
-      model: {sha256: model.sha256, labels: classes},
+      model: {sha256: model.sha256, labels: classes, ...(model.dtype === 'fp16' ? {dtype: 'fp16'} : {})},
       preprocess: {size: PREPROCESS.size, resize: PREPROCESS.resize, mean: PREPROCESS.mean, std: PREPROCESS.std, formats: decode.formats, max_pixels: opts.maxPixels ?? null},
       ...stage.identity(),
       video: {sampling, smooth: v.smooth ?? null, ffmpeg: ffmpeg.version},
@@ -469,7 +469,7 @@ export async function predictWithVideos(
       output,
       stage,
       decode,
-      batchSize: opts.batchSize ?? 32,
+      batchSize: typeof opts.batchSize === 'number' ? opts.batchSize : 32,
       landmarks: wantLandmarks,
       timings,
       toRows(item, o: UnitOutcome<ModelInput, VideoUnit>) {

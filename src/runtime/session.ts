@@ -3,17 +3,18 @@
  * which run no model start without loading the native runtime.
  */
 import {existsSync} from 'node:fs'
-import {mkdir, rename, rm} from 'node:fs/promises'
-import {dirname} from 'node:path'
-import {arch, cpus} from 'node:os'
+import {mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
+import {createRequire} from 'node:module'
+import {basename, dirname, join} from 'node:path'
+import {arch, cpus, platform} from 'node:os'
 
 import type {InferenceSession as OrtSession, Tensor as OrtTensor} from 'onnxruntime-node'
 
 import {INPUT_NUMEL, INPUT_SIZE} from '../basics.js'
+import {CUDA_PROVIDER_FILES, type Device, providerHelp, shortCause} from './provider-help.js'
 import {defaultThreads} from './threads.js'
 
-export type Device = 'cpu' | 'cuda' | 'webgpu'
-export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu']
+export {DEVICES, GPU_DEVICES, PROVIDER_NAMES, type Device} from './provider-help.js'
 
 export interface SessionOptions {
   device?: Device
@@ -24,6 +25,11 @@ export interface SessionOptions {
    * content, the onnxruntime version and the CPU, since the optimised graph is specific to all three.
    */
   optimizedCache?: string
+  /**
+   * Record onnxruntime's profile (every node run: its provider, op and time) into `<profilePrefix>_<date>.json`;
+   * `endProfiling()` returns the file. For tests and `poster doctor`: it slows every run a little.
+   */
+  profilePrefix?: string
 }
 
 export interface TensorSignature {
@@ -53,7 +59,10 @@ export interface LoadedSession {
   readonly logitsName: string
   readonly landmarksName?: string
   readonly providers: string[]
+  readonly device: Device
   run(batch: Float32Array, n: number, opts?: {landmarks?: boolean}): Promise<RunOutputs>
+  /** With `profilePrefix`: stop profiling and return the profile's path (undefined without profiling). */
+  endProfiling(): Promise<string | undefined>
   release(): Promise<void>
 }
 
@@ -73,20 +82,6 @@ export function executionProviders(device: Device): string[] {
     case 'webgpu':
       return ['webgpu', 'cpu']
   }
-}
-
-function providerHelp(device: Device, cause: string): string {
-  if (device === 'cuda') {
-    return (
-      `the CUDA execution provider is not available (${cause}). onnxruntime-node ships only the CPU and WebGPU ` +
-      'providers; install the CUDA 12 binaries with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node` ' +
-      '(needs CUDA 12 and cuDNN 9 on the library path), or use --device cpu.'
-    )
-  }
-  if (device === 'webgpu') {
-    return `the WebGPU execution provider could not start (${cause}). Use --device cpu.`
-  }
-  return cause
 }
 
 function describeShape(shape: ReadonlyArray<number | string>): string {
@@ -152,8 +147,9 @@ async function createSession(modelPath: string, device: Device, opts: SessionOpt
     // 1.74 GB with it and 1.14 GB without, and ran no slower (88 vs 81-83 ms/image on 2 cores).
     enableMemPattern: false,
     logSeverityLevel: 3,
+    ...(opts.profilePrefix ? {enableProfiling: true, profileFilePrefix: opts.profilePrefix} : {}),
   }
-  const cache = device === 'cpu' ? opts.optimizedCache : undefined
+  const cache = device === 'cpu' && !opts.profilePrefix ? opts.optimizedCache : undefined
   if (!cache) return InferenceSession.create(modelPath, base)
   if (existsSync(cache)) {
     try {
@@ -177,15 +173,19 @@ async function createSession(modelPath: string, device: Device, opts: SessionOpt
 export async function openSession(modelPath: string, opts: SessionOptions = {}): Promise<LoadedSession> {
   const device = opts.device ?? 'cpu'
   const {Tensor} = await ort()
+  if (device === 'cuda' && !cudaProviderInstalled()) {
+    // Asking onnxruntime anyway only adds its own red log line about a missing libonnxruntime_providers_shared.so.
+    throw new RuntimeError(providerHelp('cuda', 'no libonnxruntime_providers_cuda.so next to the onnxruntime binding', {cudaProviderInstalled: false}))
+  }
   let session: OrtSession
   try {
     session = await createSession(modelPath, device, opts)
   } catch (error) {
     const msg = error instanceof Error ? error.message : String(error)
-    if (device !== 'cpu' && /provider|cuda|webgpu|dawn|shared librar/i.test(msg)) {
-      throw new RuntimeError(providerHelp(device, msg.split('\n')[0]))
+    if (device !== 'cpu' && /provider|cuda|webgpu|dawn|adapter|vulkan|shared (librar|object)/i.test(msg)) {
+      throw new RuntimeError(providerHelp(device, msg, {cudaProviderInstalled: cudaProviderInstalled()}))
     }
-    throw new RuntimeError(`cannot load ONNX model ${modelPath}: ${msg.split('\n')[0]}`)
+    throw new RuntimeError(`cannot load ONNX model ${modelPath}: ${shortCause(msg)}`)
   }
   const signature = signatureOf(session)
   let names: ReturnType<typeof validateSignature>
@@ -203,6 +203,7 @@ export async function openSession(modelPath: string, opts: SessionOptions = {}):
     logitsName: names.logits,
     landmarksName: names.landmarks,
     providers: executionProviders(device),
+    device,
     async run(batch, n, runOpts) {
       const need = n * INPUT_NUMEL
       const view = batch.length === need ? batch : batch.subarray(0, need)
@@ -215,8 +216,38 @@ export async function openSession(modelPath: string, opts: SessionOptions = {}):
       if (runOpts?.landmarks && names.landmarks) result.landmarks = out[names.landmarks].data as Float32Array
       return result
     },
+    async endProfiling() {
+      if (!opts.profilePrefix) return undefined
+      session.endProfiling()
+      return newestProfile(opts.profilePrefix)
+    },
     release: () => session.release(),
   }
+}
+
+/** The profile onnxruntime wrote for `prefix` (it appends `_<date>.json`): the newest such file. */
+async function newestProfile(prefix: string): Promise<string | undefined> {
+  const dir = dirname(prefix)
+  const stem = `${basename(prefix)}_`
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith(stem) && f.endsWith('.json'))
+  let best: {path: string; mtime: number} | undefined
+  for (const f of files) {
+    const path = join(dir, f)
+    const {mtimeMs} = await stat(path)
+    if (!best || mtimeMs > best.mtime) best = {path, mtime: mtimeMs}
+  }
+  return best?.path
+}
+
+/** Where onnxruntime-node keeps its native binding and provider libraries for this platform. */
+export function runtimeBinaryDir(): string {
+  const main = createRequire(import.meta.url).resolve('onnxruntime-node')
+  return join(dirname(dirname(main)), 'bin', 'napi-v6', platform(), arch())
+}
+
+/** Whether `ONNXRUNTIME_NODE_INSTALL=cuda12` put the CUDA provider's libraries next to the binding. */
+export function cudaProviderInstalled(dir: string = runtimeBinaryDir()): boolean {
+  return CUDA_PROVIDER_FILES.every((f) => existsSync(join(dir, f)))
 }
 
 /** A key for optimised-graph caches: onnxruntime version, CPU model and architecture. */
@@ -271,5 +302,80 @@ export async function openGenericModel(modelPath: string, opts: {threads?: numbe
       return result
     },
     release: () => session.release(),
+  }
+}
+
+/** What `poster doctor` says about one device: is its provider there, does it start, do nodes run on it. */
+export interface DeviceProbe {
+  device: Device
+  provider: string
+  /** onnxruntime-node ships this provider in its npm package. */
+  bundled: boolean
+  /** Its libraries are present (bundled ones always; CUDA after `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`). */
+  installed: boolean
+  /** A session on this device was created and ran a small graph. */
+  loads: boolean
+  /** The providers that ran the probe graph's nodes (a provider that starts but places nothing shows here). */
+  ranOn: string[]
+  /** onnxruntime's cause, shortened; and what to do about it. */
+  error?: string
+  help?: string
+  /** Time to create the session and run the probe graph once, ms. */
+  ms: number
+}
+
+/** onnxruntime-node's version and the providers its build knows (bundled or installable). */
+export async function runtimeInfo(): Promise<{version: string; backends: Array<{name: string; bundled: boolean}>}> {
+  const o = await ort()
+  return {version: o.env.versions.common, backends: o.listSupportedBackends().map((b) => ({name: b.name, bundled: b.bundled}))}
+}
+
+/**
+ * Create a session for `device` on a small graph (MatMul, Add, Relu on [2,64]) and run it once with profiling on,
+ * so the answer says both whether the provider starts and whether it really ran the nodes.
+ */
+export async function probeDevice(device: Device): Promise<DeviceProbe> {
+  const {InferenceSession, Tensor, listSupportedBackends} = await ort()
+  const {PROVIDER_NAMES} = await import('./provider-help.js')
+  const provider = PROVIDER_NAMES[device]
+  const ortName = executionProviders(device)[0]!
+  const bundled = listSupportedBackends().find((b) => b.name === ortName)?.bundled ?? false
+  const installed = device === 'cuda' ? cudaProviderInstalled() : bundled
+  const {probeModelBytes} = await import('./probe-model.js')
+  const {mkdtemp} = await import('node:fs/promises')
+  const {tmpdir} = await import('node:os')
+  const dir = await mkdtemp(join(tmpdir(), 'poster-probe-'))
+  const t0 = performance.now()
+  if (device === 'cuda' && !installed) {
+    const cause = 'no libonnxruntime_providers_cuda.so next to the onnxruntime binding'
+    await rm(dir, {recursive: true, force: true}).catch(() => {})
+    return {device, provider, bundled, installed, loads: false, ranOn: [], error: cause, help: providerHelp(device, cause, {cudaProviderInstalled: false}), ms: 0}
+  }
+  try {
+    const {bytes, input, dims} = probeModelBytes()
+    const session = await InferenceSession.create(bytes, {
+      executionProviders: executionProviders(device),
+      logSeverityLevel: 3,
+      enableProfiling: true,
+      profileFilePrefix: join(dir, 'probe'),
+    })
+    try {
+      await session.run({x: new Tensor('float32', input, dims)})
+      session.endProfiling()
+    } finally {
+      await session.release()
+    }
+    const ms = performance.now() - t0
+    const file = await newestProfile(join(dir, 'probe'))
+    const {readFile} = await import('node:fs/promises')
+    const {placementFromProfile} = await import('./placement.js')
+    const placement = file ? placementFromProfile(JSON.parse(await readFile(file, 'utf8')), provider) : undefined
+    return {device, provider, bundled, installed, loads: true, ranOn: placement?.providers.map((p) => p.provider) ?? [], ms}
+  } catch (error) {
+    const msg = error instanceof Error ? error.message : String(error)
+    const help = device === 'cpu' ? undefined : providerHelp(device, msg, {cudaProviderInstalled: installed})
+    return {device, provider, bundled, installed, loads: false, ranOn: [], error: shortCause(msg), help, ms: performance.now() - t0}
+  } finally {
+    await rm(dir, {recursive: true, force: true}).catch(() => {})
   }
 }

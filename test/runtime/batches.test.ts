@@ -12,6 +12,7 @@ function fakeSession(calls: number[]): LoadedSession {
     inputName: 'input',
     logitsName: 'logits',
     providers: ['cpu'],
+    device: 'cpu',
     async run(batch: Float32Array, n: number): Promise<RunOutputs> {
       calls.push(n)
       expect(batch.length).toBeGreaterThanOrEqual(n * ITEM)
@@ -19,6 +20,7 @@ function fakeSession(calls: number[]): LoadedSession {
       for (let i = 0; i < n; i++) logits[i] = batch[i * ITEM]!
       return {logits}
     },
+    endProfiling: async () => undefined,
     release: async () => {},
   }
 }
