@@ -105,6 +105,7 @@ describe('prepareOutputFile / prepareOutputDir', () => {
   })
 
   it('refuse devices, FIFOs, sockets and folders as output files, naming what they are', async () => {
+    expect(statSync('/dev/full').isCharacterDevice(), '/dev/full must be the full device (was it replaced by a file?)').toBe(true)
     expect(await outputRefusal(prepareOutputFile('/dev/full'))).toBe('--out /dev/full is a character device, not a regular file: poster writes only to regular files or new paths')
     expect(await outputRefusal(prepareOutputFile(path.join(dir, 'link-to-pipe'), '--out'))).toContain('is a FIFO, not a regular file')
     expect(await outputRefusal(prepareOutputFile(path.join(dir, 'sock')))).toContain('is a socket, not a regular file')

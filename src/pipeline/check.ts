@@ -4,7 +4,7 @@
  * (Markdown for GITHUB_STEP_SUMMARY, JUnit XML).
  */
 import {existsSync, statSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
+import {readRegularText} from '../files.js'
 import {basename, dirname, join} from 'node:path'
 
 import {
@@ -63,7 +63,7 @@ export async function loadRun(path: string): Promise<LoadedRun> {
   if (!existsSync(metricsPath)) throw new Error(`${path} has no metrics.json: expected a run folder written by poster eval`)
   let metrics: RunMetrics
   try {
-    metrics = JSON.parse(await readFile(metricsPath, 'utf8')) as RunMetrics
+    metrics = JSON.parse(await readRegularText(metricsPath, {maxBytes: 256 * 2 ** 20})) as RunMetrics
   } catch (error) {
     throw new Error(`cannot read ${metricsPath}: ${error instanceof Error ? error.message : String(error)}`)
   }

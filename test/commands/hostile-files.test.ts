@@ -5,7 +5,7 @@
  * scored. The runs are child processes with a timeout, so a regression fails instead of hanging the suite.
  */
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -20,14 +20,16 @@ const ROOT = new URL('../..', import.meta.url).pathname
 const RUN = path.join(ROOT, 'bin', 'run.js')
 
 /** poster, as a child with a 256 MB heap and a 60 s limit. */
-export function poster(args: string[], opts: {timeout?: number} = {}) {
+function poster(args: string[], opts: {timeout?: number} = {}) {
   const t0 = Date.now()
   const r = spawnSync(process.execPath, ['--max-old-space-size=256', RUN, ...args], {
     encoding: 'utf8',
     timeout: opts.timeout ?? 60_000,
     env: {...process.env, NO_COLOR: '1'},
   })
-  return {...r, ms: Date.now() - t0}
+  // oclif wraps an error message at the terminal width, each line after the first starting " ›   ": one line again.
+  const stderr = (r.stderr ?? '').replace(/\s*\n ›\s+/g, ' ')
+  return {...r, stderr, ms: Date.now() - t0}
 }
 
 describe('poster eval on listed files that are not regular files', () => {
@@ -109,8 +111,16 @@ describe('outputs that are not regular files or creatable paths (item 7)', () =>
   const images = path.join(work, 'images')
   let model: string
   let shard: string
+  /**
+   * /dev/full's twin in the work folder where mknod is allowed (root), else /dev/full itself: a build that still
+   * had the bug would replace the device it is given by a file, and must not do that to the machine's.
+   */
+  let full = '/dev/full'
 
   beforeAll(async () => {
+    const twin = path.join(work, 'full')
+    if (spawnSync('mknod', [twin, 'c', '1', '7']).status === 0) full = twin
+    expect(statSync(full).isCharacterDevice(), `${full} must be the full device`).toBe(true)
     model = await writeTinyModel(path.join(work, 'tiny.onnx'), SEVEN_CLASS_SPEC)
     mkdirSync(images)
     writeFileSync(path.join(images, 'a.bmp'), bmpBytes(8, 8))
@@ -125,10 +135,10 @@ describe('outputs that are not regular files or creatable paths (item 7)', () =>
   const cases: Array<[string, () => string[], string]> = [
     ['eval --out under /proc', () => ['eval', path.join(work, 'list.csv'), '--labels', 'rafdb', '--model', model, '--out', '/proc/poster-run'], 'is on procfs (/proc)'],
     ['predict --out under /proc', () => ['predict', images, '--model', model, '--out', '/proc/poster/x.csv'], '--out /proc/poster/x.csv is on procfs (/proc)'],
-    ['predict --out /dev/full --resume', () => ['predict', images, '--model', model, '--out', '/dev/full', '--resume'], '--out /dev/full is a character device, not a regular file'],
+    ['predict --out /dev/full --resume', () => ['predict', images, '--model', model, '--out', full, '--resume'], 'is a character device, not a regular file'],
     ['predict --overlay under /proc', () => ['predict', images, '--model', model, '--out', path.join(work, 'o.csv'), '--overlay', '/proc/poster-overlays'], '--overlay /proc/poster-overlays is on procfs (/proc)'],
     ['merge --out under /proc', () => ['merge', shard, '--out', '/proc/poster/merged.csv'], 'is on procfs (/proc)'],
-    ['merge --out /dev/full --force', () => ['merge', shard, '--out', '/dev/full', '--force'], '--out /dev/full is a character device, not a regular file'],
+    ['merge --out /dev/full --force', () => ['merge', shard, '--out', full, '--force'], 'is a character device, not a regular file'],
     ['convert --out under /proc', () => ['convert', path.join(work, 'missing.pth'), '--out', '/proc/poster/model.onnx'], 'is on procfs (/proc)'],
   ]
   for (const [name, args, message] of cases) {
@@ -137,12 +147,14 @@ describe('outputs that are not regular files or creatable paths (item 7)', () =>
       expect(r.error, `${name} did not finish within 30 s`).toBeUndefined()
       expect(r.status, r.stderr).toBe(1)
       expect(r.stderr).toContain(message)
+      if (name.includes('/dev/full')) expect(r.stderr).toContain(`--out ${full} is a character device`)
     })
   }
 
   it('the refused runs left nothing beside the output (no lock, no identity record)', () => {
-    expect(existsSync('/dev/full.lock')).toBe(false)
-    expect(existsSync('/dev/full.run.json')).toBe(false)
+    expect(statSync(full).isCharacterDevice()).toBe(true)
+    expect(existsSync(`${full}.lock`)).toBe(false)
+    expect(existsSync(`${full}.run.json`)).toBe(false)
     expect(existsSync(path.join(work, 'o.csv'))).toBe(false)
   })
 })
