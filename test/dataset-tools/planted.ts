@@ -7,27 +7,9 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {loadSharp} from '../../src/image/sharp.js'
-import {mulberry32} from '../../src/hash.js'
+import {distinctPixels} from '../../src/datasets/synthetic.js'
 
-export function blobPixels(seed: number, width = 160, height = 160): Uint8Array {
-  const r = mulberry32(seed)
-  const data = new Uint8Array(width * height * 3)
-  const blobs = Array.from({length: 8}, () => ({x: r() * width, y: r() * height, s: 10 + r() * 40, c: [r() * 255, r() * 255, r() * 255]}))
-  const bg = [r() * 255, r() * 255, r() * 255]
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const acc = [bg[0]! * 0.3, bg[1]! * 0.3, bg[2]! * 0.3]
-      let wsum = 0.3
-      for (const b of blobs) {
-        const w = Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (2 * b.s * b.s))
-        wsum += w
-        for (let c = 0; c < 3; c++) acc[c]! += w * b.c[c]!
-      }
-      for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, acc[c]! / wsum + (r() - 0.5) * 20))
-    }
-  }
-  return data
-}
+export const blobPixels = distinctPixels
 
 /** A distinct JPEG for `seed`. */
 export async function blobJpeg(seed: number, width = 160, height = 160): Promise<Buffer> {
