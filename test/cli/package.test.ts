@@ -36,7 +36,7 @@ describe('the npm package', () => {
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'))
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'oclif', 'bin', 'run.js'), 'manifest', copy], {cwd: copy, stdio: 'pipe'})
     const manifest = JSON.parse(readFileSync(path.join(copy, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
-    expect(Object.keys(manifest.commands).sort()).toEqual(['bench', 'cache:clear', 'cache:list', 'cache:prune', 'check', 'convert', 'dataset:check', 'dataset:info', 'dataset:subset', 'demo', 'eval', 'help', 'merge', 'predict'])
+    expect(Object.keys(manifest.commands).sort()).toEqual(['bench', 'cache:clear', 'cache:list', 'cache:prune', 'check', 'convert', 'dataset:check', 'dataset:export', 'dataset:info', 'dataset:subset', 'demo', 'eval', 'help', 'merge', 'predict'])
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {cwd: copy, encoding: 'utf8'})
     const files = (JSON.parse(out) as Array<{files: Array<{path: string}>}>)[0]!.files.map((f) => f.path)
     for (const entry of pkg.files) expect(files.some((f) => f === entry || f.startsWith(`${entry}/`)), entry).toBe(true)
