@@ -91,3 +91,57 @@ export async function writeSyntheticFolder(
   }
   return {images: count}
 }
+
+/**
+ * Pixels of a picture that differs from every other seed's (coloured blobs over a background, with grain): for
+ * the dataset tools' benchmark and tests, where near-duplicate search must find only the copies made on purpose
+ * (the cartoon faces above are all alike by design).
+ */
+export function distinctPixels(seed: number, width = 100, height = 100): Uint8Array {
+  const r = mulberry32(seed)
+  const data = new Uint8Array(width * height * 3)
+  const scale = Math.min(width, height) / 160
+  const blobs = Array.from({length: 8}, () => ({x: r() * width, y: r() * height, s: (10 + r() * 40) * scale, c: [r() * 255, r() * 255, r() * 255]}))
+  const bg = [r() * 255, r() * 255, r() * 255]
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let r0 = bg[0]! * 0.3
+      let g0 = bg[1]! * 0.3
+      let b0 = bg[2]! * 0.3
+      let wsum = 0.3
+      for (const b of blobs) {
+        const w = Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (2 * b.s * b.s))
+        wsum += w
+        r0 += w * b.c[0]!
+        g0 += w * b.c[1]!
+        b0 += w * b.c[2]!
+      }
+      const o = (y * width + x) * 3
+      data[o] = Math.max(0, Math.min(255, r0 / wsum + (r() - 0.5) * 20))
+      data[o + 1] = Math.max(0, Math.min(255, g0 / wsum + (r() - 0.5) * 20))
+      data[o + 2] = Math.max(0, Math.min(255, b0 / wsum + (r() - 0.5) * 20))
+    }
+  }
+  return data
+}
+
+/**
+ * A CSV manifest of `count` distinct JPEGs (distinctPixels, labels cycling over RAF-DB's classes) at
+ * `<dir>/set.csv`, images in `<dir>/img/`: the set `poster bench` checks with `poster dataset check`.
+ */
+export async function writeDistinctSet(dir: string, count: number, opts: {width?: number; height?: number; seed?: number} = {}): Promise<string> {
+  const {encodeJpeg} = await import('../image/sharp.js')
+  const w = opts.width ?? 100
+  const h = opts.height ?? 100
+  const digits = Math.max(4, String(count).length)
+  await mkdir(join(dir, 'img'), {recursive: true})
+  const lines = ['path,label_rafdb']
+  for (let i = 0; i < count; i++) {
+    const name = `img/${String(i + 1).padStart(digits, '0')}.jpg`
+    await writeFile(join(dir, name), await encodeJpeg(distinctPixels((opts.seed ?? 1) * 1_000_003 + i, w, h), w, h, 90))
+    lines.push(`${name},${(i % RAFDB.names.length) + 1}`)
+  }
+  const csv = join(dir, 'set.csv')
+  await writeFile(csv, lines.join('\n') + '\n')
+  return csv
+}

@@ -312,6 +312,13 @@ export async function encodePng(data: Uint8Array, width: number, height: number,
   return sharp(data, {raw: {width, height, channels}}).png().toBuffer()
 }
 
+/** Encodes raw RGB pixels as a baseline JPEG (4:2:0), as camera and dataset images are stored. */
+export async function encodeJpeg(data: Uint8Array, width: number, height: number, quality = 90): Promise<Buffer> {
+  if (data.length < width * height * 3) throw new RangeError('pixel buffer is smaller than width * height * 3')
+  const sharp = await loadSharp()
+  return sharp(data, {raw: {width, height, channels: 3}}).jpeg({quality}).toBuffer()
+}
+
 /** Renders an SVG to a JPEG of the given size (synthetic datasets for the demo and the benchmark). */
 export async function svgToJpeg(svg: string, width: number, height: number, quality = 90): Promise<Buffer> {
   const sharp = await loadSharp()

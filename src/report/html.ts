@@ -44,7 +44,7 @@ export function mostConfidentMistakes(rows: readonly PredictionRow[], limit = 24
     .map(({r}) => r)
 }
 
-const CSS = `
+export const REPORT_CSS = `
 :root{--ink:#1a1a1a;--muted:#5a5a5a;--line:#e2e2e2;--bg:#fafafa;--card:#ffffff;--accent:#2171b5;--warn-bg:#fff6d6;--warn:#8a6100;--bad:#b3261e;--good:#1e7b34}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
@@ -173,7 +173,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">`,
     `<title>${esc(`${title}: ${context.dataset} ${context.split}, ${pct(m.accuracy)}`)}</title>`,
-    `<style>${CSS}</style>`,
+    `<style>${REPORT_CSS}</style>`,
     '</head>',
     '<body>',
     '<main>',
