@@ -49,14 +49,19 @@ const testBatches: Array<{data: Float32Array; n: number}> = []
 for await (const b of imageBatches(test.items.map((i) => i.path), 8, () => {})) testBatches.push({data: Float32Array.from(b.data), n: b.n})
 const ref = await runModel(fp32, testBatches, {threads: 2})
 
+const head = (n: {name: string}) => n.name.startsWith('face_landback.output_layer')
+const first = (n: {name: string}) => n.name === 'ir_back.input_layer.0' || n.name === 'face_landback.conv1'
+const attn = (n: {name: string}) => /^(attn\d|VIT\.blocks\.\d\.attn)\.(qk|av)$/.test(n.name)
 const policies: Record<string, QdqPolicy> = {
-  base: {},
-  noadd: {quantizeAdd: false},
-  w7: {weightMax: 63},
-  floatface: {keepFloat: (n) => n.name.startsWith('face_landback')},
-  floatfirst: {keepFloat: (n) => n.name === 'ir_back.input_layer.0' || n.name === 'face_landback.conv1'},
-  floatattn: {keepFloat: (n) => /^(attn\d|VIT\.blocks\.\d\.attn)\.(qk|av)$/.test(n.name)},
-  floatvit: {keepFloat: (n) => n.name.startsWith('VIT')},
+  default: {keepFloat: head},
+  allint8: {},
+  face: {keepFloat: (n) => n.name.startsWith('face_landback')},
+  first: {keepFloat: (n) => head(n) || first(n)},
+  attn: {keepFloat: (n) => head(n) || attn(n)},
+  vit: {keepFloat: (n) => head(n) || n.name.startsWith('VIT')},
+  w7: {keepFloat: head, weightMax: 63},
+  floatprelu: {keepFloat: head, int8Prelu: false},
+  noadd: {keepFloat: head, quantizeAdd: false},
 }
 for (const v of variants.length ? variants : ['base']) {
   const [pname, method = 'minmax', pct = '0.9999'] = v.split(':')
@@ -81,9 +86,9 @@ for (const v of variants.length ? variants : ['base']) {
   const images = saved.images
   const t1 = performance.now()
   const ranges = new Map<string, Range>(Object.entries(saved.ranges))
-  const base = process.env.TILE ? tilePreluSlopes(model, new Map(Object.entries(saved.shapes))).model : model
+  const base = process.env.NOTILE ? model : tilePreluSlopes(model, new Map(Object.entries(saved.shapes))).model
   const q = applyQdq(base, plan, ranges, policy)
-  const out = join(work, `int8-${v.replace(/[:.]/g, '_')}${process.env.TILE ? '-tile' : ''}.onnx`)
+  const out = join(work, `int8-${v.replace(/[:.]/g, '_')}.onnx`)
   const {bytes} = await writeModel(q.model, out)
   await writeOptimizedModel(out, join(work, 'opt.onnx'), {threads: 2})
   const ops = await readOpCounts(join(work, 'opt.onnx'))

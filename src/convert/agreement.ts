@@ -25,6 +25,11 @@ export interface Agreement {
   /** Mean Euclidean distance between the 68 points, in pixels of the 112×112 landmark input; null without landmarks. */
   landmarkMeanPx: number | null
   landmarkMaxPx: number | null
+  /**
+   * For scale: the float32 landmarks' mean distance from their own centroid, in the same pixels (about 30 px for a
+   * trained landmark head on a 112×112 face; untrained weights spread them much wider).
+   */
+  landmarkSpreadPx: number | null
 }
 
 function topTwo(row: ArrayLike<number>, from: number, c: number): {best: number; margin: number; range: number} {
@@ -73,6 +78,7 @@ export function agreement(reference: ModelOutputs, candidate: ModelOutputs): Agr
   }
   let lmSum = 0
   let lmMax = 0
+  let spreadSum = 0
   const points = reference.landmarks.length / 2
   const hasLandmarks = points > 0 && candidate.landmarks.length === reference.landmarks.length
   if (hasLandmarks) {
@@ -82,6 +88,21 @@ export function agreement(reference: ModelOutputs, candidate: ModelOutputs): Agr
       const d = Math.hypot(dx, dy)
       lmSum += d
       if (d > lmMax) lmMax = d
+    }
+    const perImage = points / n
+    for (let i = 0; i < n; i++) {
+      let cx = 0
+      let cy = 0
+      for (let k = 0; k < perImage; k++) {
+        cx += reference.landmarks[2 * (i * perImage + k)]!
+        cy += reference.landmarks[2 * (i * perImage + k) + 1]!
+      }
+      cx /= perImage
+      cy /= perImage
+      for (let k = 0; k < perImage; k++) {
+        const j = 2 * (i * perImage + k)
+        spreadSum += Math.hypot(reference.landmarks[j]! - cx, reference.landmarks[j + 1]! - cy) * LANDMARK_INPUT_SIZE
+      }
     }
   }
   return {
@@ -94,5 +115,6 @@ export function agreement(reference: ModelOutputs, candidate: ModelOutputs): Agr
     logitMaxRelative: relMax,
     landmarkMeanPx: hasLandmarks ? lmSum / points : null,
     landmarkMaxPx: hasLandmarks ? lmMax : null,
+    landmarkSpreadPx: hasLandmarks ? spreadSum / points : null,
   }
 }
