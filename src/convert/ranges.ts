@@ -25,12 +25,14 @@ export class RangeObserver {
     if (n === 0) return
     let lo = this.min
     let hi = this.max
+    let nan = false
     for (let i = 0; i < n; i++) {
       const v = values[i]!
       if (v < lo) lo = v
       if (v > hi) hi = v
+      if (v !== v) nan = true
     }
-    if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration saw a value that is not finite (NaN or infinity)')
+    if (nan || !Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration saw a value that is not finite (NaN or infinity)')
     this.min = lo
     this.max = hi
     this.grow(Math.max(Math.abs(lo), Math.abs(hi)))
