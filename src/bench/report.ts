@@ -147,7 +147,8 @@ const INT8_KERNELS = ['QLinearConv', 'QLinearMatMul', 'MatMulIntegerToFloat', 'Q
 function int8Rows(r: BenchResult): TableRow[] {
   const e = r.int8!
   const rows: TableRow[] = []
-  const vnni = r.machine.cpuFlags.some((f) => f === 'avx512_vnni' || f.startsWith('avx_vnni'))
+  const flags = r.machine.cpuFlags ?? []
+  const vnni = flags.some((f) => f === 'avx512_vnni' || f.startsWith('avx_vnni'))
   for (const b of e.batches) {
     rows.push({
       measurement: 'model-only int8 (POSTER++ untrained, CPU)',
@@ -177,7 +178,7 @@ function int8Rows(r: BenchResult): TableRow[] {
   }
   rows.push({
     measurement: 'CPU',
-    notes: `${r.machine.cpu}; ${r.machine.cpuFlags.join(' ') || 'flags unknown'}; ${vnni ? 'VNNI: int8 dot products in one instruction' : 'no VNNI: int8 runs on AVX2 u8×s8 (--weight-bits 7 avoids its saturation)'}`,
+    notes: `${r.machine.cpu}; ${flags.join(' ') || 'flags unknown'}; ${vnni ? 'VNNI: int8 dot products in one instruction' : 'no VNNI: int8 runs on AVX2 u8×s8 (--weight-bits 7 avoids its saturation)'}`,
   })
   return rows
 }

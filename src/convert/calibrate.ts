@@ -49,7 +49,12 @@ export async function calibrationImages(source: string): Promise<CalibrationList
     if (paths.length === 0) throw new Error(`the ${ds.split} split of ${source} lists no images to calibrate on`)
     return {paths, from: {source: resolve(source), layout: ds.format, split: ds.split, listed: paths.length}, notes}
   }
-  const found = await discoverImages([source], {recursive: true})
+  let found: Awaited<ReturnType<typeof discoverImages>>
+  try {
+    found = await discoverImages([source], {recursive: true})
+  } catch (error) {
+    throw new Error(`${source}: no images to calibrate on (${(error as Error).message}); give a dataset or a folder of face images`)
+  }
   const paths = found.items.filter((i) => !i.notRegular && !i.rawPath && !isPredictVideo(i.path)).map((i) => i.path)
   if (paths.length === 0) throw new Error(`${source}: no images to calibrate on (give a dataset or a folder of face images)`)
   return {paths, from: {source: resolve(source), layout: 'folder', listed: paths.length}, notes: found.notes}
