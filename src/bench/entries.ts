@@ -2,12 +2,15 @@
  * The benchmark's samples turned into its result sections: medians over runs, and the ratios that compare one
  * measurement with another (eval and predict over model-only, ONNX over PyTorch eager).
  */
-import type {ConvertMeasurement, EvalMeasurement, ModelMeasurement, PredictMeasurement, PreprocessMeasurement} from './measure.js'
+import {stat} from 'node:fs/promises'
+
+import type {ConvertMeasurement, EvalMeasurement, ModelMeasurement, PairMeasurement, PredictMeasurement, PreprocessMeasurement} from './measure.js'
 import {medianOf, summarize} from './stats.js'
 import type {
   AnyMeasurement,
   ConvertEntry,
   EvalEntry,
+  Int8Entry,
   ModelEntry,
   PredictEntry,
   PreprocessEntry,
@@ -149,5 +152,42 @@ export function torchEntry(batch: number, samples: Array<Sample<TorchMeasurement
     peakRssMb: medianOf(samples, (s) => s.peak_rss_mb) ?? 0,
     onnxSpeedup: onnxRate === undefined ? undefined : onnxRate / rate.median,
     samples,
+  }
+}
+
+/** The int8 part: the conversion (once) and the paired float32/int8 runs per batch size. */
+export async function int8Entry(
+  model: string,
+  float32: string,
+  conversion: Sample<ConvertMeasurement> | undefined,
+  perBatch: Array<Array<Sample<PairMeasurement>>>,
+): Promise<Int8Entry> {
+  const float32Bytes = await stat(float32).then((s) => s.size, () => undefined)
+  return {
+    model,
+    ...(conversion
+      ? {
+          conversion: {
+            seconds: conversion.seconds,
+            bytes: conversion.bytes,
+            ...(float32Bytes !== undefined ? {float32Bytes} : {}),
+            peakRssMb: conversion.peakRssMb,
+            ...(conversion.int8 ? {report: conversion.int8} : {}),
+          },
+        }
+      : {}),
+    batches: perBatch.flatMap((samples) =>
+      samples.length === 0
+        ? []
+        : [{
+            batch: samples[0]!.batch,
+            calls: samples[0]!.calls,
+            float32ImagesPerSecond: summarize(samples.map((s) => s.float32.imagesPerSecond)),
+            int8ImagesPerSecond: summarize(samples.map((s) => s.int8.imagesPerSecond)),
+            speedup: summarize(samples.map((s) => s.speedup)),
+            peakRssMb: medianOf(samples, (s) => s.peakRssMb) ?? 0,
+            samples,
+          }],
+    ),
   }
 }

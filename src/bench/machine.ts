@@ -5,6 +5,11 @@ import {availableParallelism, cpus, loadavg, totalmem} from 'node:os'
 
 export interface MachineInfo {
   cpu: string
+  /**
+   * The CPU's SIMD flags that decide which int8 and float kernels onnxruntime picks (from /proc/cpuinfo; empty
+   * where there is none): avx2/fma, avx512*, avx512_vnni / avx_vnni (u8×s8 dot products without saturation), amx.
+   */
+  cpuFlags: string[]
   /** Logical CPUs the OS reports. */
   cores: number
   /** CPUs this process may use (affinity, cgroups). */
@@ -42,6 +47,7 @@ export async function machineInfo(): Promise<MachineInfo> {
   }
   return {
     cpu: (list[0]?.model ?? 'unknown').trim(),
+    cpuFlags: cpuSimdFlags(),
     cores: list.length,
     availableParallelism: availableParallelism(),
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
@@ -59,4 +65,21 @@ export function loadAverage(): [number, number, number] {
   const [a, b, c] = loadavg()
   const r = (x: number | undefined) => Math.round((x ?? 0) * 100) / 100
   return [r(a), r(b), r(c)]
+}
+
+const SIMD_FLAG = /^(sse4_1|sse4_2|avx|avx2|fma|f16c|avx512\w*|avx_vnni\w*|amx\w*)$/
+
+/** The SIMD flags of the first CPU in /proc/cpuinfo (Linux), sorted; [] elsewhere. */
+export function cpuSimdFlags(cpuinfo?: string): string[] {
+  let text = cpuinfo
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8')
+    } catch {
+      return []
+    }
+  }
+  const line = text.split('\n').find((l) => /^(flags|Features)\s*:/.test(l))
+  if (!line) return []
+  return [...new Set(line.split(':')[1]!.trim().split(/\s+/).filter((f) => SIMD_FLAG.test(f)))].sort()
 }

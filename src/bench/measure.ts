@@ -105,8 +105,11 @@ export interface ConvertJob {
   /** A .pth to convert; absent: writeDeterministicModel (weights generated, no checkpoint read). */
   checkpoint?: string
   out: string
-  dtype: 'float32' | 'float16'
+  dtype: 'float32' | 'float16' | 'int8'
   classes?: number
+  /** With dtype int8: the calibration dataset or folder, and how many images. */
+  calibrate?: string
+  calibrationImages?: number
   /** Delete the written file afterwards. */
   remove?: boolean
 }
@@ -114,13 +117,40 @@ export interface ConvertJob {
 export interface ConvertMeasurement {
   kind: 'convert'
   source: 'checkpoint' | 'deterministic'
-  dtype: 'float32' | 'float16'
+  dtype: 'float32' | 'float16' | 'int8'
   seconds: number
   bytes: number
   /** convertCheckpoint's own split (checkpoint source only). */
   readSeconds?: number
   buildSeconds?: number
   writeSeconds?: number
+  /** dtype int8: calibration, range method, held-out agreement and the kernels onnxruntime runs. */
+  int8?: import('../convert/int8.js').Int8Report
+}
+
+/**
+ * float32 and int8 side by side: both sessions open in one process, calls alternating (float32, int8, float32,
+ * ...) on the same input, so that a busy machine slows both alike; the ratio is the median of the per-pair ratios.
+ */
+export interface PairJob {
+  kind: 'pair'
+  float32: string
+  int8: string
+  batch: number
+  /** Images per model in the timed part; rounded up to whole batches. */
+  images: number
+  threads?: number
+}
+
+export interface PairMeasurement {
+  kind: 'pair'
+  batch: number
+  /** Timed calls per model. */
+  calls: number
+  float32: {imagesPerSecond: number; callMsMedian: number; sessionMs: number}
+  int8: {imagesPerSecond: number; callMsMedian: number; sessionMs: number}
+  /** Median over the call pairs of float32 time / int8 time. */
+  speedup: number
 }
 
 /** fp16 vs fp32 logits on the same deterministic input. */
@@ -192,8 +222,17 @@ export interface PredictMeasurement {
   pipelineImagesPerSecond: number
 }
 
-export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob | VideoJob | FacesJob
-export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement | PredictMeasurement | VideoMeasurement | FacesMeasurement
+export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob | VideoJob | FacesJob | PairJob
+export type Measurement =
+  | ModelMeasurement
+  | PreprocessMeasurement
+  | EvalMeasurement
+  | ConvertMeasurement
+  | ParityMeasurement
+  | PredictMeasurement
+  | VideoMeasurement
+  | FacesMeasurement
+  | PairMeasurement
 
 /** Deterministic pseudo-random input in [-2, 2): roughly the range of normalised images. */
 export function randomInput(n: number, seed = 12345): Float32Array {
@@ -405,7 +444,8 @@ export async function measureConvert(job: ConvertJob): Promise<ConvertMeasuremen
   try {
     const t0 = performance.now()
     if (job.checkpoint) {
-      const r = await convert.convertCheckpoint({checkpoint: job.checkpoint, out: job.out, dtype: job.dtype, classes: job.classes})
+      const int8 = job.calibrate ? {calibrate: job.calibrate, calibrationImages: job.calibrationImages} : undefined
+      const r = await convert.convertCheckpoint({checkpoint: job.checkpoint, out: job.out, dtype: job.dtype, classes: job.classes, int8})
       const seconds = (performance.now() - t0) / 1000
       return {
         kind: 'convert',
@@ -416,10 +456,20 @@ export async function measureConvert(job: ConvertJob): Promise<ConvertMeasuremen
         readSeconds: r.seconds.read,
         buildSeconds: r.seconds.build,
         writeSeconds: r.seconds.write,
+        ...(r.int8 ? {int8: r.int8} : {}),
       }
     }
-    const {bytes} = await convert.writeDeterministicModel(job.out, job.classes ?? 7, job.dtype)
-    return {kind: 'convert', source: 'deterministic', dtype: job.dtype, seconds: (performance.now() - t0) / 1000, bytes}
+    if (job.dtype === 'int8' && !job.calibrate) throw new Error('an int8 conversion needs calibration images')
+    const int8 = job.calibrate ? {calibrate: job.calibrate, calibrationImages: job.calibrationImages} : undefined
+    const r = await convert.writeDeterministicModel(job.out, job.classes ?? 7, job.dtype, int8)
+    return {
+      kind: 'convert',
+      source: 'deterministic',
+      dtype: job.dtype,
+      seconds: (performance.now() - t0) / 1000,
+      bytes: r.bytes,
+      ...(r.int8 ? {int8: r.int8} : {}),
+    }
   } finally {
     if (job.remove) await rm(job.out, {force: true})
   }
@@ -453,6 +503,56 @@ export async function measureParity(job: ParityJob): Promise<ParityMeasurement> 
   }
 }
 
+export async function measurePair(job: PairJob): Promise<PairMeasurement> {
+  const {openSession} = await import('../runtime/session.js')
+  const batch = Math.max(1, Math.floor(job.batch))
+  const calls = callsFor(job.images, batch)
+  const input = randomInput(batch * ITEM)
+  const open = async (path: string) => {
+    const t0 = performance.now()
+    const session = await openSession(path, {threads: job.threads})
+    return {session, sessionMs: performance.now() - t0}
+  }
+  const a = await open(job.float32)
+  try {
+    const b = await open(job.int8)
+    try {
+      await a.session.run(input, batch)
+      await b.session.run(input, batch)
+      const ta: number[] = []
+      const tb: number[] = []
+      for (let i = 0; i < calls; i++) {
+        let t = performance.now()
+        await a.session.run(input, batch)
+        ta.push(performance.now() - t)
+        t = performance.now()
+        await b.session.run(input, batch)
+        tb.push(performance.now() - t)
+      }
+      const ratios = ta.map((v, i) => v / tb[i]!)
+      const sum = (v: number[]) => v.reduce((x, y) => x + y, 0)
+      return {
+        kind: 'pair',
+        batch,
+        calls,
+        float32: {imagesPerSecond: (calls * batch * 1000) / sum(ta), callMsMedian: median(ta), sessionMs: a.sessionMs},
+        int8: {imagesPerSecond: (calls * batch * 1000) / sum(tb), callMsMedian: median(tb), sessionMs: b.sessionMs},
+        speedup: median(ratios),
+      }
+    } finally {
+      await b.session.release()
+    }
+  } finally {
+    await a.session.release()
+  }
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((x, y) => x - y)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
 function argmax(v: ArrayLike<number>): number {
   let best = 0
   for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i
@@ -478,5 +578,7 @@ export async function runJob(job: BenchJob): Promise<Measurement> {
       return (await import('./video.js')).measureVideo(job)
     case 'faces':
       return (await import('./faces.js')).measureFaces(job)
+    case 'pair':
+      return measurePair(job)
   }
 }

@@ -108,6 +108,8 @@ export interface PlanInputs {
   python: boolean
   /** The torch.onnx.export graph, when it was exported. */
   exportedPath?: string
+  /** int8 part: the deterministic float32 model, where its int8 conversion goes, and what it is calibrated on. */
+  int8?: {float32: string; out: string; calibrate: string; calibrationImages: number}
 }
 
 type PartJobs = (inputs: PlanInputs, run: number) => Array<Omit<PlannedJob, 'part' | 'run' | 'of'> & {run?: number; of?: number}>
@@ -185,6 +187,26 @@ const PART_JOBS: Record<BenchPart, PartJobs> = {
   fp16: ({plan, fp32Deterministic, fp16Path}, run) =>
     run === 1
       ? [{key: 'parity', label: 'fp16 vs fp32 logits', run: 1, of: 1, job: {kind: 'parity', fp32: fp32Deterministic, fp16: fp16Path, batch: PARITY_BATCH, threads: plan.threads}}]
+      : [],
+  // The conversion once (it is timed and makes the model the paired runs use), then float32 and int8 side by side.
+  int8: ({plan, int8}, run) =>
+    int8
+      ? [
+          ...(run === 1
+            ? [{
+                key: 'convert/int8',
+                label: `convert int8 (deterministic weights, calibrated on ${int8.calibrationImages} generated faces)`,
+                run: 1,
+                of: 1,
+                job: {kind: 'convert' as const, out: int8.out, dtype: 'int8' as const, classes: 7, calibrate: int8.calibrate, calibrationImages: int8.calibrationImages},
+              }]
+            : []),
+          ...BATCH_SIZES.map((batch) => ({
+            key: `int8/${batch}`,
+            label: `int8 vs float32 model-only batch ${batch} (paired)`,
+            job: {kind: 'pair' as const, float32: int8.float32, int8: int8.out, batch, images: plan.modelImages, threads: plan.threads},
+          })),
+        ]
       : [],
   pytorch: ({plan, python, exportedPath}) => [
     ...(python

@@ -64,6 +64,21 @@ export async function prepareDatasets(workDir: string, perClass: number, status:
 }
 
 /**
+ * The images the int8 part calibrates on: a synthetic RAF-DB tree whose train split holds `train` generated
+ * 100×100 faces (the conversion calibrates on its train split and holds some out to choose the range method).
+ */
+export async function prepareCalibrationSet(workDir: string, train: number, status: (m: string) => void): Promise<string> {
+  const {writeSyntheticRafdb} = await import('../datasets/synthetic.js')
+  const root = join(workDir, 'data', `rafdb-calibration-${train}`)
+  if (!existsSync(join(root, 'EmoLabel', 'list_patition_label.txt'))) {
+    status(`writing ${train} synthetic 100×100 training faces to calibrate int8 on → ${root}`)
+    await rm(root, {recursive: true, force: true})
+    await writeSyntheticRafdb(root, {perClass: 1, train, seed: 1501})
+  }
+  return root
+}
+
+/**
  * The flat folder of `count` generated 100×100 JPEG faces predict runs on, written once into the work dir (through
  * a temporary name, so an interrupted write is never taken for a complete folder).
  */

@@ -81,6 +81,7 @@ export function benchRows(r: BenchResult): TableRow[] {
       notes: `${formatDuration(c.seconds.median)}${split}, ${formatBytes(c.bytes)}${c.source === 'deterministic' ? ', deterministic weights, no checkpoint read' : ''}${spread(c.seconds)}`,
     })
   }
+  if (r.int8) rows.push(...int8Rows(r))
   if (r.fp16) {
     const f = r.fp16
     rows.push({
@@ -141,4 +142,46 @@ export function benchHeader(r: BenchResult): string {
 
 export function benchReport(r: BenchResult): string {
   return `${benchHeader(r)}\n\n${formatTable(benchRows(r))}\n\ntotal ${formatDuration(r.seconds)}`
+}
+
+const INT8_KERNELS = ['QLinearConv', 'QLinearMatMul', 'MatMulIntegerToFloat', 'QGemm', 'QLinearAdd', 'QLinearMul', 'QLinearLeakyRelu']
+
+/** int8 vs float32 rows: the paired speeds per batch, the conversion, what it agreed on. */
+function int8Rows(r: BenchResult): TableRow[] {
+  const e = r.int8!
+  const rows: TableRow[] = []
+  const flags = r.machine.cpuFlags ?? []
+  const vnni = flags.some((f) => f === 'avx512_vnni' || f.startsWith('avx_vnni'))
+  for (const b of e.batches) {
+    rows.push({
+      measurement: 'model-only int8 (POSTER++ untrained, CPU)',
+      batch: b.batch,
+      imagesPerSecond: b.int8ImagesPerSecond.median,
+      msPerImage: 1000 / b.int8ImagesPerSecond.median,
+      peakRssMb: b.peakRssMb,
+      notes:
+        `×${b.speedup.median.toFixed(2)} float32 (median of ${b.calls} paired calls${b.speedup.n > 1 ? `, runs ${b.speedup.min.toFixed(2)}–${b.speedup.max.toFixed(2)}` : ''}); ` +
+        `float32 beside it ${formatNumber(b.float32ImagesPerSecond.median)} img/s; RSS is both sessions`,
+    })
+  }
+  const c = e.conversion
+  if (c) {
+    const rep = c.report
+    const ops = rep ? INT8_KERNELS.filter((k) => rep.optimizedOps[k]).map((k) => `${rep.optimizedOps[k]} ${k}`).join(', ') : ''
+    const held = rep?.candidates.find((x) => x.method === rep.method && x.percentile === rep.percentile)?.heldout
+    rows.push({
+      measurement: 'convert int8 (deterministic weights)',
+      peakRssMb: c.peakRssMb,
+      notes:
+        `${formatDuration(c.seconds)}, ${formatBytes(c.bytes)}${c.float32Bytes ? ` (float32 ${formatBytes(c.float32Bytes)})` : ''}` +
+        (rep ? `; ${rep.calibration.images} calibration images, ranges ${rep.method}${rep.percentile ? ` ${(rep.percentile * 100).toFixed(3)}%` : ''}` : '') +
+        (held ? `; held-out top-1 agreement ${(held.top1 * 100).toFixed(0)}%, mean |Δlogit| ${held.logitMeanAbs.toFixed(4)}` : ''),
+    })
+    if (ops) rows.push({measurement: 'int8 kernels onnxruntime runs', notes: ops})
+  }
+  rows.push({
+    measurement: 'CPU',
+    notes: `${r.machine.cpu}; ${flags.join(' ') || 'flags unknown'}; ${vnni ? 'VNNI: int8 dot products in one instruction' : 'no VNNI: int8 runs on AVX2 u8×s8 (--weight-bits 7 avoids its saturation)'}`,
+  })
+  return rows
 }

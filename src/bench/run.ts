@@ -14,10 +14,10 @@ import {prepareOutputFile} from '../files.js'
 import {cacheDir} from '../models/cache.js'
 import {TOOL_VERSION} from '../version.js'
 import {runInChild} from './child.js'
-import {convertEntry, evalEntry, modelEntry, predictEntry, preprocessEntry, samplesOf, torchEntry} from './entries.js'
+import {convertEntry, evalEntry, int8Entry, modelEntry, predictEntry, preprocessEntry, samplesOf, torchEntry} from './entries.js'
 import {loadAverage, machineInfo} from './machine.js'
-import {benchPlan, EXPORT_BATCH, planJobs, PREDICT_BATCH, PREDICT_SIZE, type PlannedJob} from './plan.js'
-import {ensureDeterministicModel, messageOf, prepareDatasets, prepareModel, preparePredictFolder, preparePytorch} from './prepare.js'
+import {BATCH_SIZES, benchPlan, EXPORT_BATCH, planJobs, PREDICT_BATCH, PREDICT_SIZE, type PlannedJob} from './plan.js'
+import {ensureDeterministicModel, messageOf, prepareCalibrationSet, prepareDatasets, prepareModel, preparePredictFolder, preparePytorch} from './prepare.js'
 import type {PythonBaseline} from './python.js'
 import {maxAbsDiff, round, summarize} from './stats.js'
 import {facesEntry} from './faces.js'
@@ -88,10 +88,20 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       await ensureDeterministicModel(fp16Path, 'float16', status)
     }
 
+    // int8 against the deterministic float32 model (whatever --model is), converted in a timed job.
+    let int8: {float32: string; out: string; calibrate: string; calibrationImages: number} | undefined
+    if (parts.has('int8')) {
+      const {DEFAULT_CALIBRATION_IMAGES, HELDOUT_IMAGES} = await import('../convert/int8.js')
+      const calibrationImages = plan.quick ? 16 : DEFAULT_CALIBRATION_IMAGES
+      await ensureDeterministicModel(fp32Deterministic, 'float32', status)
+      const calibrate = await prepareCalibrationSet(workDir, calibrationImages + HELDOUT_IMAGES, status)
+      int8 = {float32: fp32Deterministic, out: join(workDir, 'poster-untrained-7cls-int8.onnx'), calibrate, calibrationImages}
+    }
+
     // ---- the measurements: every job through one measure ----
     const jobs = planJobs({
       plan, parts, model: model.path, fp16Model: model.fp16Path, datasets, predictFolder, videoClip, checkpoint, tmp, fp32Deterministic, fp16Path,
-      python: py !== undefined, exportedPath: pytorch.exportedPath,
+      python: py !== undefined, exportedPath: pytorch.exportedPath, int8,
     })
     const samples = new Map<string, Array<Sample<AnyMeasurement>>>()
     let step = 0
@@ -171,6 +181,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       faces: facesEntry(samplesOf(samples, 'faces', 'faces')),
       convert,
       fp16,
+      ...(int8 ? {int8: await int8Entry(int8.out, int8.float32, samplesOf(samples, 'convert/int8', 'convert')[0], BATCH_SIZES.map((b) => samplesOf(samples, `int8/${b}`, 'pair')))} : {}),
       pytorch: section,
       errors,
     }

@@ -8,6 +8,7 @@ import type {
   EvalMeasurement,
   Measurement,
   ModelMeasurement,
+  PairMeasurement,
   PredictMeasurement,
   PreprocessMeasurement,
 } from './measure.js'
@@ -18,7 +19,7 @@ import type {VideoEntry} from './video.js'
 import type {Device} from '../runtime/provider-help.js'
 
 /** The parts of the benchmark, in the order each run measures them. */
-export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'convert', 'fp16', 'pytorch'] as const
+export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'convert', 'fp16', 'int8', 'pytorch'] as const
 export type BenchPart = (typeof BENCH_PARTS)[number]
 /** What a GPU run measures: the model, the CPU side feeding it, and eval end to end (the rest is CPU work). */
 export const GPU_BENCH_PARTS: readonly BenchPart[] = ['model', 'preprocess', 'eval']
@@ -143,7 +144,7 @@ export interface PredictEntry {
 
 export interface ConvertEntry {
   source: 'checkpoint' | 'deterministic'
-  dtype: 'float32' | 'float16'
+  dtype: 'float32' | 'float16' | 'int8'
   /** What was timed, in words. */
   what: string
   seconds: Summary
@@ -162,6 +163,31 @@ export interface Fp16Entry {
   maxAbsDiff: number
   argmaxAgreement: number
   peakRssMb: number
+}
+
+/** int8 against float32 at one batch size, paired in one process (see PairJob), medians over runs. */
+export interface Int8BatchEntry {
+  batch: number
+  calls: number
+  float32ImagesPerSecond: Summary
+  int8ImagesPerSecond: Summary
+  /** Per run: the median of float32/int8 call-time ratios; summarised over runs. */
+  speedup: Summary
+  peakRssMb: number
+  samples: Array<Sample<PairMeasurement>>
+}
+
+/** The int8 part: the deterministic POSTER++ converted to int8 (timed once), then paired with float32. */
+export interface Int8Entry {
+  model: string
+  conversion?: {
+    seconds: number
+    bytes: number
+    float32Bytes?: number
+    peakRssMb: number
+    report?: import('../convert/int8.js').Int8Report
+  }
+  batches: Int8BatchEntry[]
 }
 
 export interface TorchEntry {
@@ -230,6 +256,8 @@ export interface BenchResult {
   faces?: FacesEntry
   convert: ConvertEntry[]
   fp16?: Fp16Entry
+  /** int8 vs float32, model-only, paired; conversion time and size (int8 part). */
+  int8?: Int8Entry
   pytorch: PytorchSection
   errors: Array<{measurement: string; message: string}>
 }

@@ -13,6 +13,7 @@ import {buildPosterGraph} from '../poster/index.js'
 import {HEAD_WEIGHT} from '../poster/architecture.js'
 import {deterministicPosterWeights, WEIGHT_SEED} from '../poster/deterministic-weights.js'
 import {modelStats, writeModel, type OnnxModel} from '../onnx/index.js'
+import type {Int8Options, Int8Report} from './int8.js'
 import type {TensorMap} from '../tensor.js'
 import {TOOL_VERSION} from '../version.js'
 
@@ -24,10 +25,17 @@ export interface ConvertOptions {
   classes?: number
   /** Class names in the model's output order. */
   labels?: string[]
-  /** Storage type of the weights; compute stays float32. */
-  dtype?: 'float32' | 'float16'
+  /**
+   * float32; float16 (weights stored as float16, computed in float32); int8 (QDQ graph computed in int8 by
+   * onnxruntime, activation ranges calibrated on `int8.calibrate`).
+   */
+  dtype?: ConvertDtype
+  /** Calibration settings, required with dtype int8. */
+  int8?: Omit<Int8Options, 'onStatus'>
   onStatus?: (message: string) => void
 }
+
+export type ConvertDtype = 'float32' | 'float16' | 'int8'
 
 export interface ConvertResult {
   out: string
@@ -40,8 +48,11 @@ export interface ConvertResult {
    */
   checkpoint: {path: string; sha256: string; format: string; epoch?: number | string; best_acc?: number | string; tensors: number}
   graph: {nodes: number; initializers: number; parameters: number; opset: number}
-  dtype: 'float32' | 'float16'
-  seconds: {read: number; build: number; write: number; total: number}
+  dtype: ConvertDtype
+  /** What calibration and the int8 graph came to (dtype int8). */
+  int8?: Int8Report
+  /** quantize: calibration, range-method choice and kernel check (dtype int8). */
+  seconds: {read: number; build: number; quantize?: number; write: number; total: number}
 }
 
 /** Class names that do not match the checkpoint's classifier head (exit 1, as a --labels count that does not fit a model anywhere). */
@@ -83,7 +94,16 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
   if (typeof ckpt.meta.epoch === 'number' || typeof ckpt.meta.epoch === 'bigint') meta.epoch = String(ckpt.meta.epoch)
   if (typeof ckpt.meta.best_acc === 'number') meta.best_acc = String(ckpt.meta.best_acc)
   status(`building the POSTER++ graph from ${ckpt.stateDict.size} tensors`)
-  const model = buildModel(ckpt.stateDict, {...opts, metadata: meta})
+  let model = buildModel(ckpt.stateDict, {...opts, dtype: opts.dtype === 'int8' ? 'float32' : opts.dtype, metadata: meta})
+  const tb = performance.now()
+  let int8: Int8Report | undefined
+  if (opts.dtype === 'int8') {
+    if (!opts.int8?.calibrate) throw new Error('an int8 conversion needs calibration images (--calibrate DATASET_OR_FOLDER)')
+    const {quantizePosterModel} = await import('./int8.js')
+    const q = await quantizePosterModel(model, {...opts.int8, onStatus: status})
+    model = q.model
+    int8 = q.report
+  }
   const t2 = performance.now()
   status(`writing ${out}`)
   const {bytes, staleTemps} = await writeModel(model, out)
@@ -104,11 +124,21 @@ export async function convertCheckpoint(opts: ConvertOptions): Promise<ConvertRe
     },
     graph: graphSummary(model),
     dtype: opts.dtype ?? 'float32',
-    seconds: {read: s(t1 - t0), build: s(t2 - t1), write: s(t3 - t2), total: s(t3 - t0)},
+    ...(int8 ? {int8} : {}),
+    seconds: {
+      read: s(t1 - t0),
+      build: s(tb - t1),
+      ...(int8 ? {quantize: s(t2 - tb)} : {}),
+      write: s(t3 - t2),
+      total: s(t3 - t0),
+    },
   }
 }
 
-function buildModel(weights: TensorMap, opts: Pick<ConvertOptions, 'classes' | 'labels' | 'dtype'> & {metadata: Record<string, string>}): OnnxModel {
+function buildModel(
+  weights: TensorMap,
+  opts: Pick<ConvertOptions, 'classes' | 'labels'> & {dtype?: 'float32' | 'float16'; metadata: Record<string, string>},
+): OnnxModel {
   return buildPosterGraph(weights, {
     numClasses: opts.classes,
     labels: opts.labels,
@@ -126,14 +156,28 @@ function graphSummary(model: OnnxModel): ConvertResult['graph'] {
  * POSTER++ with the deterministic parity weights: untrained (chance-level accuracy), but the real architecture
  * and size, so the demo and the benchmark run the true graph on a machine with nothing downloaded.
  */
-export async function writeDeterministicModel(out: string, numClasses = 7, dtype: 'float32' | 'float16' = 'float32'): Promise<{bytes: number}> {
+export async function writeDeterministicModel(
+  out: string,
+  numClasses = 7,
+  dtype: ConvertDtype = 'float32',
+  int8?: Omit<Int8Options, 'onStatus'> & {onStatus?: (message: string) => void},
+): Promise<{bytes: number; int8?: Int8Report}> {
   const weights = deterministicPosterWeights(numClasses)
-  const model = buildModel(weights, {
+  let model = buildModel(weights, {
     classes: numClasses,
-    dtype,
+    dtype: dtype === 'int8' ? 'float32' : dtype,
     metadata: {source_checkpoint: `deterministic weights (${WEIGHT_SEED}): UNTRAINED, chance-level accuracy`, untrained: 'true'},
   })
-  return writeModel(model, out)
+  let report: Int8Report | undefined
+  if (dtype === 'int8') {
+    if (!int8?.calibrate) throw new Error('an int8 model needs calibration images')
+    const {quantizePosterModel} = await import('./int8.js')
+    const q = await quantizePosterModel(model, int8)
+    model = q.model
+    report = q.report
+  }
+  const {bytes} = await writeModel(model, out)
+  return report ? {bytes, int8: report} : {bytes}
 }
 
 /** A metadata value (epoch, best_acc) as JSON can carry it: numbers, big integers as exact decimal strings, strings. */

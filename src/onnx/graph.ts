@@ -15,6 +15,8 @@ export interface ValueInfo {
   name: string
   dtype: DType
   shape: Dim[]
+  /** Written without a shape (rank unknown): extra outputs of a calibration graph, whose shapes ORT infers. */
+  unknownShape?: boolean
 }
 
 export type AttributeValue =

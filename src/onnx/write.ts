@@ -108,15 +108,9 @@ function nodeProto(n: NodeDef): onnxProto.onnx.INodeProto {
 }
 
 function valueInfoProto(v: ValueInfo): onnxProto.onnx.IValueInfoProto {
-  return {
-    name: v.name,
-    type: {
-      tensorType: {
-        elemType: onnxDataType(v.dtype),
-        shape: {dim: v.shape.map((d: Dim) => (typeof d === 'number' ? {dimValue: d} : {dimParam: d}))},
-      },
-    },
-  }
+  const tensorType: onnxProto.onnx.TypeProto.ITensor = {elemType: onnxDataType(v.dtype)}
+  if (!v.unknownShape) tensorType.shape = {dim: v.shape.map((d: Dim) => (typeof d === 'number' ? {dimValue: d} : {dimParam: d}))}
+  return {name: v.name, type: {tensorType}}
 }
 
 interface InitializerRecord {

@@ -267,7 +267,8 @@ export interface FloatTensor {
 export interface GenericModel {
   readonly inputs: TensorSignature[]
   readonly outputs: TensorSignature[]
-  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>
+  /** Run on `feeds`; `fetch` names the outputs wanted (default: all of them). */
+  run(feeds: Record<string, FloatTensor>, fetch?: readonly string[]): Promise<Record<string, FloatTensor>>
   release(): Promise<void>
 }
 
@@ -293,10 +294,10 @@ export async function openGenericModel(modelPath: string, opts: {threads?: numbe
   return {
     inputs: sig.inputs,
     outputs: sig.outputs,
-    async run(feeds) {
+    async run(feeds, fetch) {
       const ortFeeds: Record<string, OrtTensor> = {}
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new Tensor('float32', t.data, [...t.dims])
-      const out = await session.run(ortFeeds)
+      const out = fetch ? await session.run(ortFeeds, [...fetch]) : await session.run(ortFeeds)
       const result: Record<string, FloatTensor> = {}
       for (const [name, t] of Object.entries(out)) result[name] = {data: t.data as Float32Array, dims: [...t.dims]}
       return result
@@ -378,4 +379,88 @@ export async function probeDevice(device: Device): Promise<DeviceProbe> {
   } finally {
     await rm(dir, {recursive: true, force: true}).catch(() => {})
   }
+}
+
+/** Options of the CPU sessions below: the same graph optimisation and threading as openSession. */
+function cpuOptions(threads: number | undefined): OrtSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads ?? defaultThreads(),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    enableMemPattern: false,
+    logSeverityLevel: 3,
+  }
+}
+
+/**
+ * Write the graph onnxruntime actually runs on this CPU (after its fusions: QDQ → QLinearConv, ...) to `outPath`
+ * (session option optimizedModelFilePath); the session is released at once.
+ */
+export async function writeOptimizedModel(modelPath: string, outPath: string, opts: {threads?: number} = {}): Promise<void> {
+  const {InferenceSession} = await ort()
+  let session: OrtSession
+  try {
+    session = await InferenceSession.create(modelPath, {...cpuOptions(opts.threads), optimizedModelFilePath: outPath})
+  } catch (error) {
+    throw new RuntimeError(`cannot load ONNX model ${modelPath}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`)
+  }
+  await session.release()
+}
+
+/** One node's time in an onnxruntime profile, summed over the profiled runs. */
+export interface ProfiledOp {
+  op: string
+  /** Microseconds over all profiled runs. */
+  us: number
+  /** Node executions counted. */
+  calls: number
+}
+
+/**
+ * Run `model` `runs` times on `input` ([n, 3, 224, 224]) with onnxruntime's profiler and return the kernel time
+ * per op type, slowest first (the first, untimed run is left out of the profile by a warm-up before it starts).
+ */
+export async function profileModel(
+  modelPath: string,
+  input: Float32Array,
+  n: number,
+  opts: {runs?: number; threads?: number; tmpDir: string},
+): Promise<ProfiledOp[]> {
+  const {InferenceSession, Tensor} = await ort()
+  const {readFile, readdir} = await import('node:fs/promises')
+  const {join} = await import('node:path')
+  const prefix = join(opts.tmpDir, 'ort-profile')
+  const session = await InferenceSession.create(modelPath, {...cpuOptions(opts.threads), enableProfiling: true, profileFilePrefix: prefix})
+  let file: string | undefined
+  try {
+    const feeds = {[session.inputNames[0]!]: new Tensor('float32', input.subarray(0, n * INPUT_NUMEL), [n, 3, INPUT_SIZE, INPUT_SIZE])}
+    await session.run(feeds) // warm-up: its events are dropped below (first run's kernels include one-time packing)
+    const runs = Math.max(1, opts.runs ?? 3)
+    for (let i = 0; i < runs; i++) await session.run(feeds)
+    session.endProfiling()
+  } finally {
+    await session.release()
+  }
+  const found = (await readdir(opts.tmpDir)).filter((f) => f.startsWith('ort-profile') && f.endsWith('.json'))
+  file = found.length > 0 ? join(opts.tmpDir, found.sort().at(-1)!) : undefined
+  if (!file) throw new RuntimeError('onnxruntime wrote no profile')
+  const events = JSON.parse(await readFile(file, 'utf8')) as Array<{cat?: string; name?: string; dur?: number; args?: {op_name?: string}}>
+  // Model runs appear as 'model_run' session events; skip the nodes of the first (warm-up) run.
+  const runEnds: number[] = []
+  events.forEach((e, i) => {
+    if (e.cat === 'Session' && e.name === 'model_run') runEnds.push(i)
+  })
+  const firstRunEnd = runEnds[0] ?? -1
+  const byOp = new Map<string, ProfiledOp>()
+  events.forEach((e, i) => {
+    if (i <= firstRunEnd || e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) return
+    const op = e.args?.op_name ?? 'unknown'
+    const entry = byOp.get(op) ?? {op, us: 0, calls: 0}
+    entry.us += e.dur ?? 0
+    entry.calls++
+    byOp.set(op, entry)
+  })
+  return [...byOp.values()].sort((a, b) => b.us - a.us)
 }

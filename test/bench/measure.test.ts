@@ -14,6 +14,7 @@ import {
   measureConvert,
   measureEval,
   measureModel,
+  measurePair,
   measureParity,
   measurePreprocess,
   randomInput,
@@ -105,6 +106,13 @@ describe('bench measurements (in process)', () => {
     positive(c.seconds)
     expect(c.bytes).toBeGreaterThan(80e6)
     expect((await readdir(dir)).includes('conv.onnx')).toBe(false)
+  })
+
+  it('paired float32/int8 speed: both models, alternating calls, the median per-pair ratio', async () => {
+    const m = await measurePair({kind: 'pair', float32: model, int8: other, batch: 2, images: 6})
+    expect(m).toMatchObject({kind: 'pair', batch: 2, calls: 3})
+    for (const side of [m.float32, m.int8]) for (const k of ['imagesPerSecond', 'callMsMedian', 'sessionMs'] as const) positive(side[k])
+    positive(m.speedup)
   })
 
   it('a job in a child process reports its own peak RSS', async () => {

@@ -54,6 +54,16 @@ describe('planJobs', () => {
     expect(jobs.find((j) => j.key === 'convert/float16')!.job).toMatchObject({kind: 'convert', checkpoint: undefined, dtype: 'float16', classes: 7, remove: true})
   })
 
+  it('int8: the conversion once (run 1, before the paired runs), then float32 beside int8 at every batch size each run', () => {
+    const int8 = {float32: '/fp32.onnx', out: '/int8.onnx', calibrate: '/cal', calibrationImages: 64}
+    const jobs = planJobs(inputs({parts: new Set(['int8']), int8}))
+    expect(jobs.map((j) => `${j.key}@${j.run}`)).toEqual(['convert/int8@1', 'int8/1@1', 'int8/8@1', 'int8/32@1', 'int8/1@2', 'int8/8@2', 'int8/32@2'])
+    expect(jobs[0]!.job).toEqual({kind: 'convert', out: '/int8.onnx', dtype: 'int8', classes: 7, calibrate: '/cal', calibrationImages: 64})
+    expect(jobs[2]!.job).toEqual({kind: 'pair', float32: '/fp32.onnx', int8: '/int8.onnx', batch: 8, images: 4, threads: 2})
+    // Without the int8 inputs (the part was not prepared) it has no jobs.
+    expect(planJobs(inputs({parts: new Set(['int8'])}))).toEqual([])
+  })
+
   it('predict --runs times spread over the runs when asked for more predict runs than runs', () => {
     const jobs = planJobs(inputs({plan: benchPlan({runs: 2, plan: {predictRuns: 3}}, 2), parts: new Set(['predict'])}))
     expect(jobs.map((j) => [j.run, j.of])).toEqual([[1, 3], [3, 3], [2, 3]])

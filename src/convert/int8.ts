@@ -1,0 +1,233 @@
+/**
+ * `poster convert --dtype int8`: the float32 POSTER++ graph → calibrated QDQ int8 graph.
+ *
+ *   1. plan which nodes compute in int8 (qdq.ts; the parts measured to be sensitive stay float32);
+ *   2. run the float graph on the calibration images with every tensor to be quantised as an extra output and
+ *      observe its values (calibrate.ts, ranges.ts);
+ *   3. for each range method (min/max and two percentiles), build the int8 graph and measure it against float32 on
+ *      held-out images of the same source; keep the one with the smallest mean logit error;
+ *   4. verify in the graph onnxruntime optimises for this CPU that the int8 kernels are there (QLinearConv, ...).
+ * The model's metadata says it is int8, what it was calibrated on and how it compared on the held-out images.
+ */
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {basename, join} from 'node:path'
+
+import type {NodeDef, OnnxModel} from '../onnx/graph.js'
+import {readOpCounts} from '../onnx/op-counts.js'
+import {writeModel} from '../onnx/write.js'
+import {agreement, type Agreement} from './agreement.js'
+import {calibrationImages, imageBatches, observeRanges, runModel, spreadEvenly, type CalibrationListing} from './calibrate.js'
+import {tilePreluSlopes} from './prelu.js'
+import {applyQdq, planQdq, type QdqPolicy, type Range} from './qdq.js'
+import type {RangeMethod, RangeObserver} from './ranges.js'
+
+export const DEFAULT_CALIBRATION_IMAGES = 64
+/** Images of the calibration source kept apart to choose the range method (never used for ranges). */
+export const HELDOUT_IMAGES = 32
+export const CALIBRATION_METHODS = ['auto', 'minmax', 'percentile'] as const
+export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number]
+
+/** A range method tried: min/max, or the p-quantile at each tail. */
+export interface RangeCandidate {
+  method: RangeMethod
+  percentile?: number
+}
+export const RANGE_CANDIDATES: readonly RangeCandidate[] = [
+  {method: 'minmax'},
+  {method: 'percentile', percentile: 0.9999},
+  {method: 'percentile', percentile: 0.99999},
+]
+export const DEFAULT_PERCENTILE = 0.9999
+
+/**
+ * Parts of POSTER++ kept in float32 (node-name tests). Measured on the deterministic weights (README, "int8"):
+ * the landmark head (the GDC depthwise 7×7 and its linear layer) carries the landmark error.
+ */
+export const FLOAT_PARTS: ReadonlyArray<{name: string; test: (n: NodeDef) => boolean}> = [
+  {name: 'landmark head (face_landback.output_layer)', test: (n) => n.name.startsWith('face_landback.output_layer')},
+]
+
+export interface Int8Options {
+  /** Dataset or folder of images of the kind the model will see. */
+  calibrate: string
+  calibrationImages?: number
+  method?: CalibrationMethod
+  /** 127 (default) or 63: 7-bit weights for x86 CPUs without VNNI (see qdq.ts). */
+  weightMax?: number
+  threads?: number
+  onStatus?: (message: string) => void
+}
+
+export interface CandidateResult {
+  method: RangeMethod
+  percentile?: number
+  /** Agreement with float32 on the held-out images. */
+  heldout?: Agreement
+}
+
+export interface Int8Report {
+  calibration: CalibrationListing['from'] & {images: number; skipped: number; notes: string[]}
+  method: RangeMethod
+  percentile?: number
+  /** Why this method: measured or asked for. */
+  chosenBy: 'held-out logit error' | 'asked for' | 'default (too few images to hold some out)'
+  candidates: CandidateResult[]
+  heldoutImages: number
+  floatParts: string[]
+  /** Nodes of each kind the QDQ graph computes in int8, and in onnxruntime's optimised graph for this CPU. */
+  int8Nodes: number
+  optimizedOps: Record<string, number>
+  preluTiled: number
+  weightMax: number
+  seconds: {calibrate: number; select: number; verify: number}
+}
+
+const describe = (c: RangeCandidate): string =>
+  c.method === 'minmax' ? 'min/max' : `percentile ${((c.percentile ?? DEFAULT_PERCENTILE) * 100).toFixed(3).replace(/0+$/, '')}%`
+
+/** Quantise a built float32 POSTER++ model. Returns the int8 model (metadata filled in) and the report. */
+export async function quantizePosterModel(float: OnnxModel, opts: Int8Options): Promise<{model: OnnxModel; report: Int8Report}> {
+  const status = opts.onStatus ?? (() => {})
+  const weightMax = opts.weightMax ?? 127
+  const policy: QdqPolicy = {weightMax, keepFloat: (n) => FLOAT_PARTS.some((p) => p.test(n))}
+  const plan = planQdq(float, policy)
+
+  const listing = await calibrationImages(opts.calibrate)
+  const wanted = Math.max(1, Math.floor(opts.calibrationImages ?? DEFAULT_CALIBRATION_IMAGES))
+  const method = opts.method ?? 'auto'
+  // Hold images out only to choose the method, and only when the source has enough beyond the calibration set.
+  const heldCount = method === 'auto' ? Math.min(HELDOUT_IMAGES, Math.max(0, listing.paths.length - wanted)) : 0
+  const held = heldCount >= 8 ? spreadEvenly(listing.paths, heldCount) : []
+  const heldSet = new Set(held)
+  const calPaths = spreadEvenly(listing.paths.filter((p) => !heldSet.has(p)), wanted)
+
+  const tmp = await mkdtemp(join(tmpdir(), 'poster-int8-'))
+  try {
+    const t0 = performance.now()
+    status(`calibrating on ${calPaths.length} images of ${listing.from.source} (${plan.sources.length} tensors observed)`)
+    let skipped = 0
+    const {observers, images, shapes} = await observeRanges(float, plan, calPaths, {
+      tmpDir: tmp,
+      threads: opts.threads,
+      onSkip: () => skipped++,
+      onProgress: (() => {
+        let last = 0
+        return (done: number, total: number) => {
+          const now = performance.now()
+          if (done < total && now - last < 5000) return
+          last = now
+          status(`calibrating: ${done}/${total} images`)
+        }
+      })(),
+    })
+    const {model: tiledFloat, tiled} = tilePreluSlopes(float, shapes)
+    const t1 = performance.now()
+
+    const candidates: CandidateResult[] = []
+    let chosen: RangeCandidate
+    let chosenBy: Int8Report['chosenBy']
+    let best: OnnxModel | undefined
+    const bestPath = join(tmp, 'int8.onnx')
+    if (method === 'auto' && held.length > 0) {
+      const heldBatches: Array<{data: Float32Array; n: number}> = []
+      for await (const b of imageBatches(held, 8, () => {})) heldBatches.push({data: Float32Array.from(b.data), n: b.n})
+      const floatPath = join(tmp, 'calibration.onnx') // the float graph with extra outputs: same logits and landmarks
+      status(`float32 reference on ${held.length} held-out images`)
+      const reference = await runModel(floatPath, heldBatches, {threads: opts.threads})
+      let bestError = Infinity
+      for (const c of RANGE_CANDIDATES) {
+        status(`int8 with ${describe(c)} ranges on the held-out images`)
+        const model = applyQdq(tiledFloat, plan, rangesBy(observers, c), policy).model
+        const path = join(tmp, 'candidate.onnx')
+        await writeModel(model, path)
+        const a = agreement(reference, await runModel(path, heldBatches, {threads: opts.threads}))
+        candidates.push({...c, heldout: a})
+        if (a.logitMeanAbs < bestError) {
+          bestError = a.logitMeanAbs
+          best = model
+          chosen = c
+        }
+      }
+      chosenBy = 'held-out logit error'
+    } else {
+      chosen = method === 'minmax' ? {method: 'minmax'} : {method: 'percentile', percentile: DEFAULT_PERCENTILE}
+      chosenBy = method === 'auto' ? 'default (too few images to hold some out)' : 'asked for'
+      candidates.push({...chosen})
+    }
+    const t2 = performance.now()
+    best ??= applyQdq(tiledFloat, plan, rangesBy(observers, chosen!), policy).model
+
+    status('checking which kernels onnxruntime runs')
+    await writeModel(best, bestPath)
+    const optimized = join(tmp, 'optimized.onnx')
+    const {writeOptimizedModel} = await import('../runtime/session.js')
+    await writeOptimizedModel(bestPath, optimized, {threads: opts.threads})
+    const optimizedOps = await readOpCounts(optimized)
+    const t3 = performance.now()
+
+    const report: Int8Report = {
+      calibration: {...listing.from, images, skipped, notes: listing.notes},
+      method: chosen!.method,
+      ...(chosen!.percentile !== undefined ? {percentile: chosen!.percentile} : {}),
+      chosenBy,
+      candidates,
+      heldoutImages: held.length,
+      floatParts: FLOAT_PARTS.map((p) => p.name),
+      int8Nodes: plan.int8Nodes.size,
+      optimizedOps,
+      preluTiled: tiled,
+      weightMax,
+      seconds: {calibrate: s(t1 - t0), select: s(t2 - t1), verify: s(t3 - t2)},
+    }
+    const chosenResult = candidates.find((c) => c.method === chosen!.method && c.percentile === chosen!.percentile)
+    best.metadata = {
+      ...best.metadata,
+      weights_dtype: 'int8',
+      quantization: JSON.stringify({
+        format: 'QDQ',
+        weights: `int8, symmetric per output channel (|q| <= ${weightMax})`,
+        activations: 'uint8, asymmetric per tensor',
+        ranges: describe(chosen!),
+        chosen_by: chosenBy,
+        float32_parts: report.floatParts,
+        prelu: 'uint8: y + (a - 1) min(y, 0) as QLinearLeakyRelu, QLinearMul, QLinearAdd',
+      }),
+      calibration: JSON.stringify({
+        source: basename(listing.from.source),
+        layout: listing.from.layout,
+        ...(listing.from.split ? {split: listing.from.split} : {}),
+        images,
+        ...(skipped ? {skipped} : {}),
+        heldout_images: held.length,
+        ...(chosenResult?.heldout
+          ? {
+              heldout_top1_agreement: round(chosenResult.heldout.top1, 4),
+              heldout_logit_mean_abs_error: round(chosenResult.heldout.logitMeanAbs, 5),
+              heldout_landmark_mean_error_px: chosenResult.heldout.landmarkMeanPx === null ? null : round(chosenResult.heldout.landmarkMeanPx, 3),
+            }
+          : {}),
+      }),
+    }
+    return {model: best, report}
+  } finally {
+    await rm(tmp, {recursive: true, force: true})
+  }
+}
+
+function rangesBy(observers: Map<string, RangeObserver>, c: RangeCandidate): Map<string, Range> {
+  const out = new Map<string, Range>()
+  for (const [k, o] of observers) out.set(k, o.range(c.method, c.percentile ?? DEFAULT_PERCENTILE))
+  return out
+}
+
+function s(ms: number): number {
+  return Math.round(ms) / 1000
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(v * f) / f
+}
+
+export {describe as describeRangeCandidate}
