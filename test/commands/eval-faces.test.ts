@@ -86,7 +86,9 @@ describe('eval on AffectNet CSV with face boxes', () => {
       rows.push(`7/p${i}.png,${box.x},${box.y},${box.w},${box.h},"1;2",${label},0,0`)
       manifest.push(`p${i}.png,${AFFECTNET7.names[label]}`)
     }
-    rows.push(`7/p0.png,10,10,0,40,"1;2",3,0,0`)
+    // Another image (an image listed twice is refused): its box is empty.
+    await sharp(gradientPhoto(9), {raw: {width: W, height: H, channels: 3}}).png().toFile(join(aff, 'Manually_Annotated_Images', '7', 'empty-box.png'))
+    rows.push(`7/empty-box.png,10,10,0,40,"1;2",3,0,0`)
     await writeFile(join(aff, 'validation.csv'), rows.join('\n') + '\n')
     await writeFile(join(aff, 'training.csv'), header + '\n')
     await writeFile(join(crops, 'manifest.csv'), manifest.join('\n') + '\n')
