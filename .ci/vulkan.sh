@@ -18,7 +18,7 @@ SUDO=
 if [ "$(id -u)" != 0 ]; then
   if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else say "not root and no passwordless sudo: WebGPU tests will skip"; exit 0; fi
 fi
-. /etc/os-release 2>/dev/null || true
+. "${POSTER_CI_OS_RELEASE:-/etc/os-release}" 2>/dev/null || true
 if [ "${ID:-}" != debian ] || [ "${VERSION_CODENAME:-}" != bookworm ]; then
   # Elsewhere the distribution's own Mesa is tried (Ubuntu 24.04 and Debian trixie ship Mesa >= 24).
   say "${PRETTY_NAME:-unknown system}: trying the distribution's mesa-vulkan-drivers"
@@ -27,8 +27,10 @@ if [ "${ID:-}" != debian ] || [ "${VERSION_CODENAME:-}" != bookworm ]; then
     say "apt-get could not install mesa-vulkan-drivers (offline?): WebGPU tests will skip"
   exit 0
 fi
-src=/etc/apt/sources.list.d/poster-ci-backports.sources
-if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+# POSTER_CI_APT_SOURCES (default /etc/apt/sources.list.d) and POSTER_CI_APT_LIST let test/ci/vulkan.test.ts run this without touching /etc.
+dir=${POSTER_CI_APT_SOURCES:-/etc/apt/sources.list.d}
+src=$dir/poster-ci-backports.sources
+if ! grep -rqs bookworm-backports "${POSTER_CI_APT_LIST:-/etc/apt/sources.list}" "$dir"/; then
   printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' |
     $SUDO tee "$src" >/dev/null || { say "cannot write $src: WebGPU tests will skip"; exit 0; }
 fi

@@ -164,17 +164,21 @@ def torch_side(args, expected, batches):
         model, _ = base.build_model(ns)
     model = model.to(dev)
     sync = (lambda: torch.cuda.synchronize()) if dev.startswith('cuda') else (lambda: None)
-    autocast = lambda on: torch.autocast(device_type='cuda' if dev.startswith('cuda') else 'cpu',
-                                         dtype=torch.float16 if dev.startswith('cuda') else torch.bfloat16, enabled=on)
+    cuda = dev.startswith('cuda')
+    autocast = lambda on: torch.autocast(device_type='cuda', dtype=torch.float16, enabled=on) if cuda else torch.autocast(device_type='cpu', enabled=False)
+    # fp16 autocast is a CUDA measurement; on the CPU (a dry run of this script) only fp32 is timed.
+    modes = (('fp32', False), ('fp16', True)) if cuda else (('fp32', False),)
+    if not cuda:
+        out['fp16'] = 'not measured: fp16 autocast is measured on CUDA only'
     with torch.inference_mode():
         x = base.deterministic_input(2).to(dev)
-        for name, amp in (('fp32', False), ('fp16', True)):
+        for name, amp in modes:
             with autocast(amp):
                 logits = model(x).float().reshape(-1).tolist()
             out[f'maxAbsLogitVsRecord_{name}'] = max_abs(logits, expected['logits'])
             out[f'top1AgreesWithRecord_{name}'] = top1_agree(logits, expected['logits'])
         speed = {}
-        for name, amp in (('fp32', False), ('fp16', True)):
+        for name, amp in modes:
             speed[name] = {}
             for b in batches:
                 try:
@@ -218,7 +222,10 @@ def table(result, batches):
         par = r.get('maxAbsLogitVsTorchRecord')
         lines.append(f'| {name} | ' + ' | '.join(fmt(v) for v in vals) + f' | {fmt(best)} | {"—" if par is None else f"{par:.2e}"} |')
     t = result.get('pytorch') or {}
-    for name in ('fp32', 'fp16'):
+    if t.get('error'):
+        lines.append(f'| PyTorch | failed: {t["error"][:160]} |')
+        return '\n'.join(lines)
+    for name in [n for n in ('fp32', 'fp16') if n in (t.get('imagesPerSecond') or {})]:
         vals = [(t.get('imagesPerSecond') or {}).get(name, {}).get(str(b)) for b in batches]
         best = max((v for v in vals if v is not None), default=None)
         par = t.get(f'maxAbsLogitVsRecord_{name}')

@@ -245,9 +245,14 @@ export function runtimeBinaryDir(): string {
   return join(dirname(dirname(main)), 'bin', 'napi-v6', platform(), arch())
 }
 
-/** Whether `ONNXRUNTIME_NODE_INSTALL=cuda12` put the CUDA provider's libraries next to the binding. */
-export function cudaProviderInstalled(dir: string = runtimeBinaryDir()): boolean {
-  return CUDA_PROVIDER_FILES.every((f) => existsSync(join(dir, f)))
+/**
+ * Whether `ONNXRUNTIME_NODE_INSTALL=cuda12` put the CUDA provider's libraries next to the binding (linux x64, the
+ * one platform where onnxruntime-node installs them that way; elsewhere onnxruntime itself is asked).
+ */
+export function cudaProviderInstalled(dir?: string): boolean {
+  if (dir === undefined && (platform() !== 'linux' || arch() !== 'x64')) return true
+  const at = dir ?? runtimeBinaryDir()
+  return CUDA_PROVIDER_FILES.every((f) => existsSync(join(at, f)))
 }
 
 /** A key for optimised-graph caches: onnxruntime version, CPU model and architecture. */
