@@ -25,8 +25,16 @@ export async function sha256File(file: string | Buffer, opts: {signal?: AbortSig
   return hash.digest('hex')
 }
 
+/** SHA-256 of bytes or a string (UTF-8) in memory: hex, or the raw digest. */
+export function sha256Of(data: string | Uint8Array): string
+export function sha256Of(data: string | Uint8Array, as: 'bytes'): Buffer
+export function sha256Of(data: string | Uint8Array, as: 'hex' | 'bytes' = 'hex'): string | Buffer {
+  const digest = createHash('sha256').update(data)
+  return as === 'hex' ? digest.digest('hex') : digest.digest()
+}
+
 /** 8 hex digits naming this host in temporary file names (a shared folder may be written from several hosts). */
-const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8)
+const HOST_TAG = sha256Of(hostname()).slice(0, 8)
 
 /**
  * The temporary file a crash-safe write of `target` goes through, in the same folder:

@@ -14,7 +14,6 @@
  * dropped, a few at a time (libvips decodes on its own threads, so both cores work), so memory grows only with
  * those hashes. Candidate near pairs are decoded again to be confirmed (a small cache of their thumbnails).
  */
-import {createHash} from 'node:crypto'
 import {readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 
@@ -25,6 +24,7 @@ import {describeGroup} from '../datasets/duplicates.js'
 import {candidatePairs} from './near.js'
 import {CANDIDATE_BITS, HYPOTHESIS_COUNT, NCC_THRESHOLD, hashImage, hypothesisCut, similarity, verifyGrid, type VerifyGrid} from './phash.js'
 import {isHeldOut, loadSplits, type SplitsOptions} from './splits.js'
+import {sha256Of} from '../basics.js'
 
 /** Files larger than this are not read (no FER image comes near it). */
 export const MAX_IMAGE_BYTES = 256 * 1024 * 1024
@@ -168,7 +168,7 @@ export async function checkDataset(input: string, opts: CheckOptions = {}): Prom
         add('missing', refOf(e, splits))
         return
       }
-      e.sha = createHash('sha256').update(bytes).digest('hex')
+      e.sha = sha256Of(bytes)
       const img = await decodeRgb(bytes, {path: e.item.relPath})
       hashImage(img, hi, lo, i * K)
       e.hashed = true

@@ -14,12 +14,11 @@
  * Rows are in dataset order. The file is written atomically and read back with the manifest loader, which must
  * give the same images and labels.
  */
-import {createHash} from 'node:crypto'
 import {mkdir} from 'node:fs/promises'
 import path from 'node:path'
 import {stringify} from 'csv-stringify/sync'
 
-import {writeFileAtomic} from '../basics.js'
+import {writeFileAtomic, sha256Of} from '../basics.js'
 import type {Dataset, DatasetItem} from '../datasets/index.js'
 import {ExistsCache, mapLimit, plural, statOrUndefined, toPosix} from '../datasets/fsutil.js'
 import {labelKey} from '../datasets/labels.js'
@@ -50,7 +49,7 @@ export interface SubsetResult {
 
 /** An image's rank for a seed: the first 48 bits of SHA-256("<seed>:<relPath>"). */
 export function subsetRank(seed: number, relPath: string): number {
-  return createHash('sha256').update(`${seed}:${relPath}`).digest().readUIntBE(0, 6)
+  return sha256Of(`${seed}:${relPath}`, 'bytes').readUIntBE(0, 6)
 }
 
 /** The chosen items, in dataset order. */
