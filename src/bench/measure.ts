@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {INPUT_NUMEL} from '../basics.js'
 import {maxAbsDiff} from './stats.js'
 import type {FacesJob, FacesMeasurement} from './faces.js'
+import type {DatasetCheckJob, DatasetCheckMeasurement} from './dataset.js'
 import type {VideoJob, VideoMeasurement} from './video.js'
 
 const ITEM = INPUT_NUMEL
@@ -187,8 +188,8 @@ export interface PredictMeasurement {
   pipelineImagesPerSecond: number
 }
 
-export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob | VideoJob | FacesJob
-export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement | PredictMeasurement | VideoMeasurement | FacesMeasurement
+export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob | VideoJob | FacesJob | DatasetCheckJob
+export type Measurement = ModelMeasurement | PreprocessMeasurement | EvalMeasurement | ConvertMeasurement | ParityMeasurement | PredictMeasurement | VideoMeasurement | FacesMeasurement | DatasetCheckMeasurement
 
 /** Deterministic pseudo-random input in [-2, 2): roughly the range of normalised images. */
 export function randomInput(n: number, seed = 12345): Float32Array {
@@ -471,5 +472,7 @@ export async function runJob(job: BenchJob): Promise<Measurement> {
       return (await import('./video.js')).measureVideo(job)
     case 'faces':
       return (await import('./faces.js')).measureFaces(job)
+    case 'dataset-check':
+      return (await import('./dataset.js')).measureDatasetCheck(job)
   }
 }

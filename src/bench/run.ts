@@ -20,6 +20,7 @@ import {ensureDeterministicModel, messageOf, prepareDatasets, prepareModel, prep
 import type {PythonBaseline} from './python.js'
 import {maxAbsDiff, round, summarize} from './stats.js'
 import {facesEntry} from './faces.js'
+import {datasetCheckEntry, prepareDatasetSet} from './dataset.js'
 import {prepareVideoClip, videoEntry} from './video.js'
 import {BENCH_PARTS, type AnyMeasurement, type BenchOptions, type BenchPart, type BenchResult, type Fp16Entry, type Sample} from './types.js'
 
@@ -61,6 +62,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const datasets = parts.has('preprocess') || parts.has('eval') ? await prepareDatasets(workDir, plan.perClass, status) : []
     const predictFolder = parts.has('predict') ? await preparePredictFolder(workDir, plan.predictImages, status) : undefined
     const videoClip = parts.has('video') ? await prepareVideoClip(workDir, plan.quick, status) : undefined
+    const datasetSet = parts.has('dataset') ? await prepareDatasetSet(workDir, plan.datasetImages, status) : undefined
     let checkpoint = env.POSTER_BENCH_CHECKPOINT?.trim() || undefined
     if (checkpoint && !existsSync(checkpoint)) {
       errors.push({measurement: 'convert', message: `POSTER_BENCH_CHECKPOINT=${checkpoint} does not exist; timing the deterministic build instead`})
@@ -78,7 +80,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
     // ---- the measurements: every job through one measure ----
     const jobs = planJobs({
-      plan, parts, model: model.path, datasets, predictFolder, videoClip, checkpoint, tmp, fp32Deterministic, fp16Path,
+      plan, parts, model: model.path, datasets, predictFolder, videoClip, datasetSet, checkpoint, tmp, fp32Deterministic, fp16Path,
       python: py !== undefined, exportedPath: pytorch.exportedPath,
     })
     const samples = new Map<string, Array<Sample<AnyMeasurement>>>()
@@ -145,6 +147,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         batchSizes: [...BATCH_SIZES],
         predictImages: plan.predictImages,
         predictRuns: plan.predictRuns,
+        datasetImages: plan.datasetImages,
       },
       model,
       seconds: round((performance.now() - started) / 1000, 1),
@@ -155,6 +158,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       predict,
       video: videoEntry(videoClip, samplesOf(samples, 'video', 'video')),
       faces: facesEntry(samplesOf(samples, 'faces', 'faces')),
+      datasetCheck: datasetCheckEntry(samplesOf(samples, 'dataset', 'dataset-check')),
       convert,
       fp16,
       pytorch: section,

@@ -14,10 +14,11 @@ import type {
 import type {PythonBenchResult, PythonExportResult} from './python.js'
 import type {Summary} from './stats.js'
 import type {FacesEntry} from './faces.js'
+import type {DatasetCheckEntry} from './dataset.js'
 import type {VideoEntry} from './video.js'
 
 /** The parts of the benchmark, in the order each run measures them. */
-export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'convert', 'fp16', 'pytorch'] as const
+export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'dataset', 'convert', 'fp16', 'pytorch'] as const
 export type BenchPart = (typeof BENCH_PARTS)[number]
 
 /** One PyTorch eager run (the Python baseline's result), tagged like the child measurements. */
@@ -41,7 +42,7 @@ export interface BenchOptions {
   /** Which measurements to run (default all); the PyTorch baseline also needs its environment variables. */
   parts?: readonly BenchPart[]
   /** Overrides of the image counts (tests), and of how many times predict runs (default once, whatever `runs`). */
-  plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations' | 'predictImages' | 'predictRuns'>>
+  plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations' | 'predictImages' | 'predictRuns' | 'datasetImages'>>
 }
 
 /** The benchmark's settings: runs, image counts, threads (plan.ts's benchPlan fills them in). */
@@ -56,6 +57,8 @@ export interface Plan {
   predictImages: number
   /** predict runs (in the first runs); ~90 s each on 2 cores at 1000 images, so once by default. */
   predictRuns: number
+  /** Images in the set `poster dataset check` is timed on (20,000; 1,000 with --quick). */
+  datasetImages: number
 }
 
 /** One run of a measurement, with the child's peak RSS and the 1-minute load average when it started. */
@@ -198,6 +201,7 @@ export interface BenchResult {
     batchSizes: number[]
     predictImages: number
     predictRuns: number
+    datasetImages: number
   }
   model: {path: string; bytes: number; source: 'deterministic' | 'user'; note: string}
   seconds: number
@@ -211,6 +215,8 @@ export interface BenchResult {
   video?: VideoEntry
   /** --faces detect on a 640×480 one-face photo against POSTER++ at batch 1 (faces.ts). */
   faces?: FacesEntry
+  /** poster dataset check on a generated set of distinct 100×100 JPEGs (dataset.ts). */
+  datasetCheck?: DatasetCheckEntry
   convert: ConvertEntry[]
   fp16?: Fp16Entry
   pytorch: PytorchSection
