@@ -187,3 +187,26 @@ describe('dataset check: ImageFolder, AffectNet CSV, manifest', () => {
     expect(JSON.parse(stdout)).toMatchObject({clean: true, images: 4})
   })
 })
+
+describe('dataset check: AffectNet images/ + annotations/ release', () => {
+  it('an image without annotation is unlisted, an excluded code is not, a copy across splits leaks', async () => {
+    const {npyBytes, int64s} = await import('../datasets/helpers.js')
+    const root = tmpDir()
+    let seed = 400
+    const shared = await blobJpeg(seed++)
+    for (const [split, n] of [['train_set', 4], ['val_set', 3]] as const) {
+      for (let i = 0; i < n; i++) {
+        put(root, `${split}/images/${i}.jpg`, i === 0 ? shared : await blobJpeg(seed++))
+        const code = split === 'train_set' && i === 3 ? 9n : BigInt(i)
+        put(root, `${split}/annotations/${i}_exp.npy`, npyBytes('<i8', [], int64s([code])))
+      }
+    }
+    put(root, 'val_set/images/99.jpg', await blobJpeg(seed++))
+    const {result: r} = await checkDataset(root)
+    expect(r.format).toBe('affectnet')
+    expect(r.splits).toEqual([{split: 'train', images: 3}, {split: 'validation', images: 3}])
+    expect(nonZero(r)).toEqual({unlisted: 1, exact_duplicates: 1, leakage_pairs: 1})
+    expect(r.problems.unlisted).toEqual([{path: 'val_set/images/99.jpg', why: 'in images/ without an annotations/*_exp.npy'}])
+    expect(r.leakage.pairs[0]).toMatchObject({train: {path: 'train_set/images/0.jpg'}, held_out: {path: 'val_set/images/0.jpg'}})
+  })
+})
