@@ -161,11 +161,13 @@ export async function checkDataset(input: string, opts: CheckOptions = {}): Prom
   const {decodeRgb} = await import('../image/sharp.js')
   let done = 0
   opts.onProgress?.(0, n)
+  // Outcomes by entry, reported in dataset order once all are in (reads finish in any order).
+  const failures = new Array<{kind: 'missing' | 'truncated' | 'unreadable'; reason?: string} | undefined>(n)
   await mapLimit(entries, opts.concurrency ?? 8, async (e, i) => {
     try {
       const bytes = await readChecked(e.item)
       if (bytes === 'missing') {
-        add('missing', refOf(e, splits))
+        failures[i] = {kind: 'missing'}
         return
       }
       e.sha = createHash('sha256').update(bytes).digest('hex')
@@ -174,13 +176,17 @@ export async function checkDataset(input: string, opts: CheckOptions = {}): Prom
       e.hashed = true
     } catch (err) {
       const kind = (err as {kind?: string}).kind
-      const reason = (err as {reason?: string}).reason ?? (err as Error).message
-      if (kind === 'truncated') add('truncated', refOf(e, splits))
-      else add('unreadable', {...refOf(e, splits), reason})
+      failures[i] = kind === 'truncated' ? {kind: 'truncated'} : {kind: 'unreadable', reason: (err as {reason?: string}).reason ?? (err as Error).message}
     } finally {
       done++
       opts.onProgress?.(done, n)
     }
+  })
+  failures.forEach((f, i) => {
+    if (!f) return
+    const ref = refOf(entries[i]!, splits)
+    if (f.kind === 'unreadable') add('unreadable', {...ref, reason: f.reason!})
+    else add(f.kind, ref)
   })
 
   // ---- files nothing lists ----

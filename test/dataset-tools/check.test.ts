@@ -210,3 +210,21 @@ describe('dataset check: AffectNet images/ + annotations/ release', () => {
     expect(r.leakage.pairs[0]).toMatchObject({train: {path: 'train_set/images/0.jpg'}, held_out: {path: 'val_set/images/0.jpg'}})
   })
 })
+
+describe('dataset check: files that must never be read', () => {
+  it('a FIFO and a link to /dev/zero are unreadable, not a hang', async () => {
+    const {spawnSync} = await import('node:child_process')
+    const {symlinkSync} = await import('node:fs')
+    const root = tmpDir()
+    put(root, 'img/a.jpg', await blobJpeg(600))
+    spawnSync('mkfifo', [path.join(root, 'img/fifo.jpg')])
+    symlinkSync('/dev/zero', path.join(root, 'img/zero.jpg'))
+    const csv = put(root, 'set.csv', 'path,label_rafdb\nimg/a.jpg,1\nimg/fifo.jpg,2\nimg/zero.jpg,3\n')
+    const {result: r} = await checkDataset(csv)
+    expect(r.problems.unreadable.map((u) => [u.path, u.reason])).toEqual([
+      ['img/fifo.jpg', 'not a regular file (a FIFO)'],
+      ['img/zero.jpg', 'not a regular file (a character device)'],
+    ])
+    expect(nonZero(r)).toEqual({unreadable: 2})
+  })
+})
