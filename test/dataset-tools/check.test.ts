@@ -228,3 +228,25 @@ describe('dataset check: files that must never be read', () => {
     expect(nonZero(r)).toEqual({unreadable: 2})
   })
 })
+
+describe('dataset check in worker threads', () => {
+  it('gives the same findings as the main thread, failures with the same reasons', async () => {
+    const root = tmpDir()
+    let seed = 800
+    const a = await blobJpeg(seed++)
+    put(root, 'img/a.jpg', a)
+    put(root, 'img/a-crop.jpg', await crop(a, [0.04, 0.04, 0.04, 0.04]))
+    put(root, 'img/a-copy.jpg', a)
+    put(root, 'img/bad.jpg', 'garbage')
+    put(root, 'img/cut.jpg', (await blobJpeg(seed++)).subarray(0, 900))
+    for (let i = 0; i < 6; i++) put(root, `img/o${i}.jpg`, await blobJpeg(seed++))
+    const rows = ['a', 'a-crop', 'a-copy', 'bad', 'cut', 'gone', ...Array.from({length: 6}, (_, i) => `o${i}`)].map((n, i) => `img/${n}.jpg,${(i % 7) + 1}`)
+    const csv = put(root, 'set.csv', ['path,label_rafdb', ...rows].join('\n') + '\n')
+    const main = (await checkDataset(csv, {workers: 0})).result
+    const pooled = (await checkDataset(csv, {workers: 2})).result
+    expect(pooled.workers).toBe(2)
+    expect(nonZero(main)).toEqual({missing: 1, unreadable: 1, truncated: 1, exact_duplicates: 1, near_duplicates: 2})
+    expect(pooled.counts).toEqual(main.counts)
+    expect(pooled.problems).toEqual(main.problems)
+  })
+})
