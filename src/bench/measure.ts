@@ -11,6 +11,7 @@ import {INPUT_NUMEL} from '../basics.js'
 import type {Device} from '../runtime/provider-help.js'
 import {maxAbsDiff} from './stats.js'
 import type {FacesJob, FacesMeasurement} from './faces.js'
+import type {DatasetCheckJob, DatasetCheckMeasurement} from './dataset.js'
 import type {VideoJob, VideoMeasurement} from './video.js'
 
 const ITEM = INPUT_NUMEL
@@ -222,7 +223,7 @@ export interface PredictMeasurement {
   pipelineImagesPerSecond: number
 }
 
-export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob | VideoJob | FacesJob | PairJob
+export type BenchJob = ModelJob | PreprocessJob | EvalJob | ConvertJob | ParityJob | PredictJob | VideoJob | FacesJob | PairJob | DatasetCheckJob
 export type Measurement =
   | ModelMeasurement
   | PreprocessMeasurement
@@ -233,6 +234,7 @@ export type Measurement =
   | VideoMeasurement
   | FacesMeasurement
   | PairMeasurement
+  | DatasetCheckMeasurement
 
 /** Deterministic pseudo-random input in [-2, 2): roughly the range of normalised images. */
 export function randomInput(n: number, seed = 12345): Float32Array {
@@ -580,5 +582,7 @@ export async function runJob(job: BenchJob): Promise<Measurement> {
       return (await import('./faces.js')).measureFaces(job)
     case 'pair':
       return measurePair(job)
+    case 'dataset-check':
+      return (await import('./dataset.js')).measureDatasetCheck(job)
   }
 }

@@ -13,6 +13,7 @@ import {join} from 'node:path'
 
 import type {BenchJob} from './measure.js'
 import {FACES_ITERATIONS, FACES_PHOTO} from './faces.js'
+import {DATASET_IMAGES} from './dataset.js'
 import {VIDEO_BATCH, VIDEO_SAMPLE_FPS} from './video.js'
 import {BENCH_PARTS, type BenchOptions, type BenchPart, type Plan} from './types.js'
 
@@ -59,6 +60,7 @@ export function benchPlan(opts: Pick<BenchOptions, 'runs' | 'quick' | 'threads' 
     preprocessIterations: opts.plan?.preprocessIterations ?? (quick ? 1 : 5),
     predictImages: Math.max(1, opts.plan?.predictImages ?? (quick ? 100 : 1000)),
     predictRuns: Math.max(1, opts.plan?.predictRuns ?? 1),
+    datasetImages: Math.max(1, opts.plan?.datasetImages ?? (quick ? DATASET_IMAGES.quick : DATASET_IMAGES.full)),
   }
 }
 
@@ -95,6 +97,8 @@ export interface PlanInputs {
   datasets: ReadonlyArray<{size: string; root: string; images: string[]}>
   /** The generated predict folder (predict part). */
   predictFolder?: string
+  /** The generated set's manifest (dataset part). */
+  datasetSet?: string
   /** The generated clip (video part). */
   videoClip?: string
   /** A .pth to time the conversion of; without one the deterministic build is timed. */
@@ -177,6 +181,11 @@ const PART_JOBS: Record<BenchPart, PartJobs> = {
       job: {kind: 'faces', photo: FACES_PHOTO, model, threads: plan.threads, iterations: plan.quick ? FACES_ITERATIONS.quick : FACES_ITERATIONS.full},
     },
   ],
+  // Once: 20,000 images take minutes; the measurement is of a stream, not of a short burst.
+  dataset: ({plan, datasetSet}, run) =>
+    datasetSet && run === 1
+      ? [{key: 'dataset', label: `dataset check ${plan.datasetImages} × 100×100 JPEG`, run: 1, of: 1, job: {kind: 'dataset-check', manifest: datasetSet, images: plan.datasetImages}}]
+      : [],
   convert: ({checkpoint, tmp}) =>
     (['float32', 'float16'] as const).map((dtype) => ({
       key: `convert/${dtype}`,

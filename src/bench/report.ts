@@ -3,6 +3,7 @@ import {relativeSpread, type Summary} from './stats.js'
 import {formatBytes, formatDuration, formatNumber, formatRatio, formatTable, type TableRow} from './table.js'
 import type {BenchResult, ModelEntry} from './types.js'
 import {facesRows} from './faces.js'
+import {datasetCheckRows} from './dataset.js'
 import {videoRows} from './video.js'
 
 function spread(s: Summary): string {
@@ -72,6 +73,7 @@ export function benchRows(r: BenchResult): TableRow[] {
   }
   rows.push(...videoRows(r.video))
   rows.push(...facesRows(r.faces))
+  rows.push(...datasetCheckRows(r.datasetCheck))
   for (const c of r.convert) {
     const split =
       c.readSeconds !== undefined ? ` (read ${formatDuration(c.readSeconds)}, build ${formatDuration(c.buildSeconds)}, write ${formatDuration(c.writeSeconds)})` : ''

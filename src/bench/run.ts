@@ -21,6 +21,7 @@ import {ensureDeterministicModel, messageOf, prepareCalibrationSet, prepareDatas
 import type {PythonBaseline} from './python.js'
 import {maxAbsDiff, round, summarize} from './stats.js'
 import {facesEntry} from './faces.js'
+import {datasetCheckEntry, prepareDatasetSet} from './dataset.js'
 import {prepareVideoClip, videoEntry} from './video.js'
 import {BENCH_PARTS, GPU_BENCH_PARTS, type AnyMeasurement, type BenchOptions, type BenchPart, type BenchResult, type Fp16Entry, type Sample} from './types.js'
 
@@ -73,6 +74,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const datasets = parts.has('preprocess') || parts.has('eval') ? await prepareDatasets(workDir, plan.perClass, status) : []
     const predictFolder = parts.has('predict') ? await preparePredictFolder(workDir, plan.predictImages, status) : undefined
     const videoClip = parts.has('video') ? await prepareVideoClip(workDir, plan.quick, status) : undefined
+    const datasetSet = parts.has('dataset') ? await prepareDatasetSet(workDir, plan.datasetImages, status) : undefined
     let checkpoint = env.POSTER_BENCH_CHECKPOINT?.trim() || undefined
     if (checkpoint && !existsSync(checkpoint)) {
       errors.push({measurement: 'convert', message: `POSTER_BENCH_CHECKPOINT=${checkpoint} does not exist; timing the deterministic build instead`})
@@ -100,7 +102,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
     // ---- the measurements: every job through one measure ----
     const jobs = planJobs({
-      plan, parts, model: model.path, fp16Model: model.fp16Path, datasets, predictFolder, videoClip, checkpoint, tmp, fp32Deterministic, fp16Path,
+      plan, parts, model: model.path, fp16Model: model.fp16Path, datasets, predictFolder, videoClip, datasetSet, checkpoint, tmp, fp32Deterministic, fp16Path,
       python: py !== undefined, exportedPath: pytorch.exportedPath, int8,
     })
     const samples = new Map<string, Array<Sample<AnyMeasurement>>>()
@@ -168,6 +170,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         batchSizes: [...BATCH_SIZES],
         predictImages: plan.predictImages,
         predictRuns: plan.predictRuns,
+        datasetImages: plan.datasetImages,
       },
       model,
       ...(gpuInfo ? {gpu: gpuInfo} : {}),
@@ -179,6 +182,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       predict,
       video: videoEntry(videoClip, samplesOf(samples, 'video', 'video')),
       faces: facesEntry(samplesOf(samples, 'faces', 'faces')),
+      datasetCheck: datasetCheckEntry(samplesOf(samples, 'dataset', 'dataset-check')),
       convert,
       fp16,
       ...(int8 ? {int8: await int8Entry(int8.out, int8.float32, samplesOf(samples, 'convert/int8', 'convert')[0], BATCH_SIZES.map((b) => samplesOf(samples, `int8/${b}`, 'pair')))} : {}),

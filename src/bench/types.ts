@@ -15,11 +15,12 @@ import type {
 import type {PythonBenchResult, PythonExportResult} from './python.js'
 import type {Summary} from './stats.js'
 import type {FacesEntry} from './faces.js'
+import type {DatasetCheckEntry} from './dataset.js'
 import type {VideoEntry} from './video.js'
 import type {Device} from '../runtime/provider-help.js'
 
 /** The parts of the benchmark, in the order each run measures them. */
-export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'convert', 'fp16', 'int8', 'pytorch'] as const
+export const BENCH_PARTS = ['model', 'preprocess', 'eval', 'predict', 'video', 'faces', 'dataset', 'convert', 'fp16', 'int8', 'pytorch'] as const
 export type BenchPart = (typeof BENCH_PARTS)[number]
 /** What a GPU run measures: the model, the CPU side feeding it, and eval end to end (the rest is CPU work). */
 export const GPU_BENCH_PARTS: readonly BenchPart[] = ['model', 'preprocess', 'eval']
@@ -51,7 +52,7 @@ export interface BenchOptions {
   /** Batch sizes of model-only and eval (default 1, 8, 32 on the CPU; 1, 8, 32, 64, 128 on a GPU). */
   batchSizes?: readonly number[]
   /** Overrides of the image counts (tests), and of how many times predict runs (default once, whatever `runs`). */
-  plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations' | 'predictImages' | 'predictRuns'>>
+  plan?: Partial<Pick<Plan, 'modelImages' | 'perClass' | 'preprocessIterations' | 'predictImages' | 'predictRuns' | 'datasetImages'>>
 }
 
 /** The benchmark's settings: runs, image counts, threads (plan.ts's benchPlan fills them in). */
@@ -69,6 +70,8 @@ export interface Plan {
   predictImages: number
   /** predict runs (in the first runs); ~90 s each on 2 cores at 1000 images, so once by default. */
   predictRuns: number
+  /** Images in the set `poster dataset check` is timed on (20,000; 1,000 with --quick). */
+  datasetImages: number
 }
 
 import type {Sample} from './stats.js'
@@ -239,6 +242,7 @@ export interface BenchResult {
     batchSizes: number[]
     predictImages: number
     predictRuns: number
+    datasetImages: number
   }
   model: {path: string; bytes: number; source: 'deterministic' | 'user'; note: string; fp16Path?: string}
   /** The GPU the measurements ran on (nvidia-smi for CUDA, vulkaninfo for WebGPU), with --device cuda/webgpu. */
@@ -254,6 +258,8 @@ export interface BenchResult {
   video?: VideoEntry
   /** --faces detect on a 640×480 one-face photo against POSTER++ at batch 1 (faces.ts). */
   faces?: FacesEntry
+  /** poster dataset check on a generated set of distinct 100×100 JPEGs (dataset.ts). */
+  datasetCheck?: DatasetCheckEntry
   convert: ConvertEntry[]
   fp16?: Fp16Entry
   /** int8 vs float32, model-only, paired; conversion time and size (int8 part). */

@@ -17,6 +17,8 @@ export default class Bench extends PosterCommand {
                 and ffmpeg's share of the CPU time (decoding) against poster's (inference)
   faces         --faces detect (BlazeFace looks + alignment) on a 640×480 one-face photo against POSTER++ at batch 1,
                 alternated in one process: the share detection adds to inference
+  dataset       poster dataset check on 20,000 generated distinct 100×100 JPEGs (1,000 with --quick, --dataset-images N):
+                images/s and peak RSS of reading, decoding, hashing and the duplicate search, once
   convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
                 deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
 
@@ -60,6 +62,7 @@ ${EXIT_CODES_HELP}`
       },
     })(),
     out: Flags.string({char: 'o', description: 'JSON results file (default bench-results/bench-<timestamp>.json)'}),
+    'dataset-images': Flags.integer({description: 'images in the set the dataset part checks (default 20000, --quick 1000)', min: 1}),
     parts: Flags.string({
       description: `comma-separated measurements to run (default all): ${BENCH_PARTS.join(', ')}`,
       parse: async (input) => {
@@ -94,6 +97,7 @@ ${EXIT_CODES_HELP}`
       dtype: flags.dtype,
       batchSizes: flags['batch-sizes'],
       onStatus: status,
+      ...(flags['dataset-images'] !== undefined ? {plan: {datasetImages: flags['dataset-images']}} : {}),
     })
     const path = await writeBenchResult(result, out)
     if (!this.jsonEnabled()) {

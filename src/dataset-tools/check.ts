@@ -14,20 +14,18 @@
  * dropped, a few at a time (libvips decodes on its own threads, so both cores work), so memory grows only with
  * those hashes. Candidate near pairs are decoded again to be confirmed (a small cache of their thumbnails).
  */
-import {readFile, stat} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import type {Dataset, DatasetItem} from '../datasets/index.js'
-import {isDir, mapLimit, specialKind, toPosix, walkFiles} from '../datasets/fsutil.js'
+import {isDir, toPosix, walkFiles} from '../datasets/fsutil.js'
 import {IMG_EXTENSIONS, splitFolders} from '../datasets/image-folder.js'
 import {describeGroup} from '../datasets/duplicates.js'
 import {candidatePairs} from './near.js'
-import {CANDIDATE_BITS, HYPOTHESIS_COUNT, NCC_THRESHOLD, hashImage, hypothesisCut, similarity, verifyGrid, type VerifyGrid} from './phash.js'
+import {scanImages, type ScanTask} from './scan.js'
+import {CANDIDATE_BITS, HYPOTHESIS_COUNT, NCC_THRESHOLD, hypothesisCut, similarity, verifyGrid, type VerifyGrid} from './phash.js'
 import {isHeldOut, loadSplits, type SplitsOptions} from './splits.js'
-import {sha256Of} from '../basics.js'
 
-/** Files larger than this are not read (no FER image comes near it). */
-export const MAX_IMAGE_BYTES = 256 * 1024 * 1024
 /** At most this many entries of each list in the result (the counts are always complete). */
 export const LIST_LIMIT = 2000
 
@@ -40,8 +38,8 @@ export interface ImageRef {
 export interface CheckOptions extends SplitsOptions {
   /** Look for near duplicates (default true). */
   near?: boolean
-  /** Images read at once (default 8). */
-  concurrency?: number
+  /** Worker threads for the scan (0: this thread; default one per CPU, at most 4, from 256 images). */
+  workers?: number
   /** Stop confirming near pairs after this many candidates (default 200,000). */
   maxCandidates?: number
   onProgress?: (done: number, total: number) => void
@@ -90,6 +88,10 @@ export interface CheckResult {
     per_class: Array<{name: string; held_out_images: number; of: number; label_differs: number}>
   }
   near: {checked: boolean; candidates: number; confirmed: number; truncated: boolean; comparisons: number; note?: string}
+  /** Worker threads the scan used (0: the main thread). */
+  workers: number
+  /** Seconds reading and hashing the images, and searching and confirming near duplicates. */
+  phases: {scan_s: number; near_s: number}
   images: number
   seconds: number
   images_per_second: number
@@ -161,27 +163,41 @@ export async function checkDataset(input: string, opts: CheckOptions = {}): Prom
   const {decodeRgb} = await import('../image/sharp.js')
   let done = 0
   opts.onProgress?.(0, n)
-  await mapLimit(entries, opts.concurrency ?? 8, async (e, i) => {
-    try {
-      const bytes = await readChecked(e.item)
-      if (bytes === 'missing') {
-        add('missing', refOf(e, splits))
-        return
+  // Outcomes by entry, reported in dataset order once all are in (reads finish in any order).
+  const failures = new Array<{kind: 'missing' | 'truncated' | 'unreadable'; reason?: string} | undefined>(n)
+  const tasks: ScanTask[] = entries.map((e, i) => ({
+    i,
+    path: e.item.path,
+    relPath: e.item.relPath,
+    ...(e.item.rawPath ? {rawPath: new Uint8Array(e.item.rawPath)} : {}),
+    ...(e.item.notRegular ? {notRegular: e.item.notRegular} : {}),
+  }))
+  const scan = await scanImages(tasks, {
+    ...(opts.workers !== undefined ? {workers: opts.workers} : {}),
+    onResult: (r) => {
+      const e = entries[r.i]!
+      if (r.ok) {
+        e.sha = r.sha
+        hi.set(r.hi, r.i * K)
+        lo.set(r.lo, r.i * K)
+        e.hashed = true
+      } else {
+        failures[r.i] = {kind: r.kind, ...(r.reason !== undefined ? {reason: r.reason} : {})}
       }
-      e.sha = sha256Of(bytes)
-      const img = await decodeRgb(bytes, {path: e.item.relPath})
-      hashImage(img, hi, lo, i * K)
-      e.hashed = true
-    } catch (err) {
-      const kind = (err as {kind?: string}).kind
-      const reason = (err as {reason?: string}).reason ?? (err as Error).message
-      if (kind === 'truncated') add('truncated', refOf(e, splits))
-      else add('unreadable', {...refOf(e, splits), reason})
-    } finally {
+    },
+    onProgress: () => {
       done++
       opts.onProgress?.(done, n)
-    }
+    },
   })
+  failures.forEach((f, i) => {
+    if (!f) return
+    const ref = refOf(entries[i]!, splits)
+    if (f.kind === 'unreadable') add('unreadable', {...ref, reason: f.reason!})
+    else add(f.kind, ref)
+  })
+
+  const scanSeconds = (performance.now() - t0) / 1000
 
   // ---- files nothing lists ----
   const unlisted = await unlistedFiles(loaded.format, loaded.root, splits, opts.split !== undefined, notes)
@@ -222,6 +238,7 @@ export async function checkDataset(input: string, opts: CheckOptions = {}): Prom
   }
 
   // ---- near duplicates ----
+  const tNear = performance.now()
   const near: CheckResult['near'] = {checked: opts.near !== false, candidates: 0, confirmed: 0, truncated: false, comparisons: 0}
   if (opts.near !== false) {
     status(`near duplicates: comparing ${entries.filter((e) => e.hashed).length} images under ${K} crop hypotheses each`)
@@ -246,6 +263,8 @@ export async function checkDataset(input: string, opts: CheckOptions = {}): Prom
       leakAdd(first, second, 'near', sim)
     }
   }
+
+  const nearSeconds = (performance.now() - tNear) / 1000
 
   // ---- leakage per class ----
   const labels = splits[0]!.labels
@@ -276,31 +295,14 @@ export async function checkDataset(input: string, opts: CheckOptions = {}): Prom
     problems,
     leakage: {pairs: leaks.slice(0, LIST_LIMIT), per_class: perClass},
     near,
+    workers: scan.workers,
+    phases: {scan_s: round(scanSeconds, 2), near_s: round(nearSeconds, 2)},
     images: n,
     seconds: round(seconds, 2),
     images_per_second: round(n / Math.max(seconds, 1e-9), 1),
     notes,
   }
   return {result, pathOf: (ref) => abs.get(`${ref.split}\0${ref.path}`)}
-}
-
-/** The file's bytes, 'missing', or a throw with a reason (not a regular file, too large, unreadable). */
-async function readChecked(item: DatasetItem): Promise<Buffer | 'missing'> {
-  if (item.notRegular) throw Object.assign(new Error(`not a regular file (${item.notRegular})`), {reason: `not a regular file (${item.notRegular})`})
-  let st
-  try {
-    st = await stat(item.rawPath ?? item.path)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
-    throw Object.assign(new Error('x'), {reason: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? 'EIO'}`})
-  }
-  if (!st.isFile()) throw Object.assign(new Error('x'), {reason: `not a regular file (${specialKind(st)})`})
-  if (st.size > MAX_IMAGE_BYTES) throw Object.assign(new Error('x'), {reason: `file too large (${st.size} bytes; images are read up to ${MAX_IMAGE_BYTES})`})
-  try {
-    return await readFile(item.rawPath ?? item.path)
-  } catch (e) {
-    throw Object.assign(new Error('x'), {reason: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? 'EIO'}`})
-  }
 }
 
 /** Thumbnails for confirming near pairs, decoded again on demand; the most recent few hundred kept. */

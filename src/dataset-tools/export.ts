@@ -25,7 +25,7 @@ import {stringify} from 'csv-stringify/sync'
 
 import {writeFileAtomic} from '../basics.js'
 import {loadImageFolder, loadManifest, type Dataset, type DatasetItem} from '../datasets/index.js'
-import {codePointCompare, mapLimit, readdirSafe, statOrUndefined, toPosix} from '../datasets/fsutil.js'
+import {codePointCompare, mapLimit, readdirSafe, specialKind, statOrUndefined, toPosix} from '../datasets/fsutil.js'
 import {IMG_EXTENSIONS} from '../datasets/image-folder.js'
 import {AFFECTNET7, AFFECTNET8, RAFDB, labelKey} from '../datasets/labels.js'
 import type {FacesMode} from '../faces/types.js'
@@ -182,6 +182,11 @@ export async function exportDataset(input: string, opts: ExportOptions): Promise
         const target = path.join(partial, rel)
         await mkdir(path.dirname(target), {recursive: true})
         try {
+          if (item.notRegular) return {how: 'failed', error: `not a regular file (${item.notRegular})`}
+          const st = await statOrUndefined(item.rawPath ?? item.path)
+          if (!st) return {how: 'failed', error: 'missing'}
+          // A FIFO or device would block or never end when read (and a link to one would do the same to main.py).
+          if (!st.isFile()) return {how: 'failed', error: `not a regular file (${specialKind(st)})`}
           if (keep) {
             const src = await realpath(item.path)
             try {

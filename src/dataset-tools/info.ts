@@ -99,23 +99,31 @@ async function imageStats(ds: Dataset, progress: (n: number) => void): Promise<I
   let bytes = 0
   let min: ImageStats['min'] = null
   let max: ImageStats['max'] = null
-  await mapLimit(ds.items, 16, async (it) => {
+  const headers = await mapLimit(ds.items, 16, async (it) => {
     try {
       if (it.notRegular) throw new Error(`not a regular file (${it.notRegular})`)
-      const h = await imageHeader(it.path)
-      read++
-      bytes += h.bytes
-      formats[h.format] = (formats[h.format] ?? 0) + 1
-      const key = `${h.width}x${h.height}`
-      sizes.set(key, (sizes.get(key) ?? 0) + 1)
-      if (!min || h.width * h.height < min.width * min.height) min = {width: h.width, height: h.height}
-      if (!max || h.width * h.height > max.width * max.height) max = {width: h.width, height: h.height}
+      return await imageHeader(it.path)
     } catch (e) {
-      unreadable++
       const code = (e as NodeJS.ErrnoException).code
-      if (examples.length < 5) examples.push({path: it.relPath, reason: code === 'ENOENT' ? 'missing' : ((e as {reason?: string}).reason ?? (e as Error).message)})
+      return {error: code === 'ENOENT' ? 'missing' : ((e as {reason?: string}).reason ?? (e as Error).message)}
+    } finally {
+      progress(1)
     }
-    progress(1)
+  })
+  // In dataset order, so the examples are the first ones.
+  headers.forEach((h, i) => {
+    if ('error' in h) {
+      unreadable++
+      if (examples.length < 5) examples.push({path: ds.items[i]!.relPath, reason: h.error})
+      return
+    }
+    read++
+    bytes += h.bytes
+    formats[h.format] = (formats[h.format] ?? 0) + 1
+    const key = `${h.width}x${h.height}`
+    sizes.set(key, (sizes.get(key) ?? 0) + 1)
+    if (!min || h.width * h.height < min.width * min.height) min = {width: h.width, height: h.height}
+    if (!max || h.width * h.height > max.width * max.height) max = {width: h.width, height: h.height}
   })
   const ranked = [...sizes].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
   return {

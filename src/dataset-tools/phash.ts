@@ -205,8 +205,6 @@ export function hamming(aHi: number, aLo: number, bHi: number, bLo: number): num
 const VERIFY_GRID = 24
 /** Side of the grid the crops are cut from. */
 const SOURCE_GRID = 96
-/** Crop of each side tried, as fractions of the side. */
-const CROPS = [0, 0.03, 0.06, 0.09, 0.12]
 /** Normalised cross-correlation above which two images are the same picture. */
 export const NCC_THRESHOLD = 0.95
 

@@ -19,6 +19,7 @@ const inputs = (over: Partial<PlanInputs> = {}): PlanInputs => ({
   model: '/m.onnx',
   datasets: [{size: '100x100', root: '/d1', images: ['/d1/a.jpg']}, {size: '640x480', root: '/d2', images: ['/d2/a.jpg']}],
   predictFolder: '/folder',
+  datasetSet: '/set.csv',
   tmp: '/tmp/x',
   fp32Deterministic: '/fp32.onnx',
   fp16Path: '/fp16.onnx',
@@ -36,11 +37,12 @@ describe('planJobs', () => {
       'eval/100x100/1', 'eval/100x100/8', 'eval/100x100/32', 'eval/640x480/1', 'eval/640x480/8', 'eval/640x480/32',
       'predict',
       'faces',
+      'dataset',
       'convert/float32', 'convert/float16',
       'parity',
       'torch/1', 'torch/8', 'torch/32', 'exported',
     ]
-    const run2 = run1.filter((k) => k !== 'predict' && k !== 'parity')
+    const run2 = run1.filter((k) => k !== 'predict' && k !== 'parity' && k !== 'dataset')
     expect(jobs.map((j) => j.key)).toEqual([...run1, ...run2])
     expect(jobs.slice(0, run1.length).every((j) => j.run === 1)).toBe(true)
     expect(jobs.slice(run1.length).every((j) => j.run === 2 && j.of === 2)).toBe(true)
@@ -48,6 +50,7 @@ describe('planJobs', () => {
     expect(predict).toMatchObject({part: 'predict', run: 1, of: 1, label: 'predict 10 × 100×100 JPEG folder, batch 32, --landmarks'})
     expect(predict.job).toEqual({kind: 'predict', folder: '/folder', model: '/m.onnx', batch: 32, threads: 2, landmarks: true, expectRows: 10})
     expect(jobs.find((j) => j.key === 'faces')!.job).toMatchObject({kind: 'faces', model: '/m.onnx', threads: 2})
+    expect(jobs.find((j) => j.key === 'dataset')).toMatchObject({part: 'dataset', run: 1, of: 1, job: {kind: 'dataset-check', manifest: '/set.csv', images: 20000}})
     expect(jobs.find((j) => j.key === 'torch/8')!.job).toEqual({kind: 'torch', batch: 8, images: 4, budgetSeconds: 20})
     expect(jobs.find((j) => j.key === 'exported')!.job).toMatchObject({kind: 'model', model: '/exported.onnx', batch: 8})
     // Without a checkpoint the convert part times the deterministic build of 7 classes.

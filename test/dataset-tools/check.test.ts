@@ -187,3 +187,66 @@ describe('dataset check: ImageFolder, AffectNet CSV, manifest', () => {
     expect(JSON.parse(stdout)).toMatchObject({clean: true, images: 4})
   })
 })
+
+describe('dataset check: AffectNet images/ + annotations/ release', () => {
+  it('an image without annotation is unlisted, an excluded code is not, a copy across splits leaks', async () => {
+    const {npyBytes, int64s} = await import('../datasets/helpers.js')
+    const root = tmpDir()
+    let seed = 400
+    const shared = await blobJpeg(seed++)
+    for (const [split, n] of [['train_set', 4], ['val_set', 3]] as const) {
+      for (let i = 0; i < n; i++) {
+        put(root, `${split}/images/${i}.jpg`, i === 0 ? shared : await blobJpeg(seed++))
+        const code = split === 'train_set' && i === 3 ? 9n : BigInt(i)
+        put(root, `${split}/annotations/${i}_exp.npy`, npyBytes('<i8', [], int64s([code])))
+      }
+    }
+    put(root, 'val_set/images/99.jpg', await blobJpeg(seed++))
+    const {result: r} = await checkDataset(root)
+    expect(r.format).toBe('affectnet')
+    expect(r.splits).toEqual([{split: 'train', images: 3}, {split: 'validation', images: 3}])
+    expect(nonZero(r)).toEqual({unlisted: 1, exact_duplicates: 1, leakage_pairs: 1})
+    expect(r.problems.unlisted).toEqual([{path: 'val_set/images/99.jpg', why: 'in images/ without an annotations/*_exp.npy'}])
+    expect(r.leakage.pairs[0]).toMatchObject({train: {path: 'train_set/images/0.jpg'}, held_out: {path: 'val_set/images/0.jpg'}})
+  })
+})
+
+describe('dataset check: files that must never be read', () => {
+  it('a FIFO and a link to /dev/zero are unreadable, not a hang', async () => {
+    const {spawnSync} = await import('node:child_process')
+    const {symlinkSync} = await import('node:fs')
+    const root = tmpDir()
+    put(root, 'img/a.jpg', await blobJpeg(600))
+    spawnSync('mkfifo', [path.join(root, 'img/fifo.jpg')])
+    symlinkSync('/dev/zero', path.join(root, 'img/zero.jpg'))
+    const csv = put(root, 'set.csv', 'path,label_rafdb\nimg/a.jpg,1\nimg/fifo.jpg,2\nimg/zero.jpg,3\n')
+    const {result: r} = await checkDataset(csv)
+    expect(r.problems.unreadable.map((u) => [u.path, u.reason])).toEqual([
+      ['img/fifo.jpg', 'not a regular file (a FIFO)'],
+      ['img/zero.jpg', 'not a regular file (a character device)'],
+    ])
+    expect(nonZero(r)).toEqual({unreadable: 2})
+  })
+})
+
+describe('dataset check in worker threads', () => {
+  it('gives the same findings as the main thread, failures with the same reasons', async () => {
+    const root = tmpDir()
+    let seed = 800
+    const a = await blobJpeg(seed++)
+    put(root, 'img/a.jpg', a)
+    put(root, 'img/a-crop.jpg', await crop(a, [0.04, 0.04, 0.04, 0.04]))
+    put(root, 'img/a-copy.jpg', a)
+    put(root, 'img/bad.jpg', 'garbage')
+    put(root, 'img/cut.jpg', (await blobJpeg(seed++)).subarray(0, 900))
+    for (let i = 0; i < 6; i++) put(root, `img/o${i}.jpg`, await blobJpeg(seed++))
+    const rows = ['a', 'a-crop', 'a-copy', 'bad', 'cut', 'gone', ...Array.from({length: 6}, (_, i) => `o${i}`)].map((n, i) => `img/${n}.jpg,${(i % 7) + 1}`)
+    const csv = put(root, 'set.csv', ['path,label_rafdb', ...rows].join('\n') + '\n')
+    const main = (await checkDataset(csv, {workers: 0})).result
+    const pooled = (await checkDataset(csv, {workers: 2})).result
+    expect(pooled.workers).toBe(2)
+    expect(nonZero(main)).toEqual({missing: 1, unreadable: 1, truncated: 1, exact_duplicates: 1, near_duplicates: 2})
+    expect(pooled.counts).toEqual(main.counts)
+    expect(pooled.problems).toEqual(main.problems)
+  })
+})

@@ -129,6 +129,22 @@ describe('export AffectNet with --faces box', () => {
   })
 })
 
+describe('export: bad inputs', () => {
+  it('a missing image and a FIFO are failed rows in manifest.csv, never opened', async () => {
+    const root = tmpDir()
+    put(root, 'img/a.jpg', await blobJpeg(950, 20, 20))
+    spawnSync('mkfifo', [path.join(root, 'img/fifo.jpg')])
+    const csv = put(root, 'set.csv', 'path,label_rafdb\nimg/a.jpg,1\nimg/fifo.jpg,2\nimg/gone.jpg,3\n')
+    const out = path.join(root, 'out')
+    const r = await exportDataset(csv, {to: 'imagefolder', out, faces: 'whole'})
+    expect(r.how).toEqual({linked: 1, copied: 0, written: 0, failed: 2})
+    const m = readFileSync(path.join(out, 'manifest.csv'), 'utf8')
+    expect(m).toMatch(/img\/fifo\.jpg,all,Fear,,failed,not a regular file \(a FIFO\)/)
+    expect(m).toMatch(/img\/gone\.jpg,all,Disgust,,failed,missing/)
+    expect(r.read_back.images).toBe(1)
+  })
+})
+
 describe('export to CSV', () => {
   it('an ImageFolder tree with emotion-named folders: the tree and one manifest per split, read back', async () => {
     const root = tmpDir()
