@@ -10,7 +10,7 @@ import {join} from 'node:path'
 
 import {agreement} from '../../src/convert/agreement.js'
 import {calibrationImages, imageBatches, observeRanges, runModel, spreadEvenly} from '../../src/convert/calibrate.js'
-import {tilePreluSlopes} from '../../src/convert/prelu.js'
+import {batchNormToDepthwiseConv, tilePreluSlopes} from '../../src/convert/rewrites.js'
 import {applyQdq, planQdq, type QdqPolicy, type Range} from '../../src/convert/qdq.js'
 import {writeSyntheticRafdb} from '../../src/datasets/synthetic.js'
 import {readOpCounts} from '../../src/onnx/op-counts.js'
@@ -37,9 +37,10 @@ async function speed(path: string, batch: number, calls: number): Promise<number
 await mkdir(work, {recursive: true})
 const data = join(work, 'rafdb')
 if (!existsSync(data)) await writeSyntheticRafdb(data, {perClass: 30, train: 256, seed: 7})
-const model = buildPosterGraph(deterministicPosterWeights(7), {})
+const built = buildPosterGraph(deterministicPosterWeights(7), {})
+const model = process.env.NOBN ? built : batchNormToDepthwiseConv(built).model
 const fp32 = join(work, 'fp32.onnx')
-if (!existsSync(fp32)) await writeModel(model, fp32)
+if (!existsSync(fp32)) await writeModel(built, fp32)
 
 const listing = await calibrationImages(data)
 const calPaths = spreadEvenly(listing.paths, CAL)
@@ -68,7 +69,7 @@ for (const v of variants.length ? variants : ['base']) {
   const policy = policies[pname!]!
   const plan = planQdq(model, policy)
   const t0 = performance.now()
-  const cache = join(work, `obs-${pname}-${CAL}.json`)
+  const cache = join(work, `obs-${pname}-${CAL}${process.env.NOBN ? '' : '-bn'}.json`)
   let saved: {ranges: Record<string, Range>; shapes: Record<string, number[]>; images: number}
   const key = `${method}:${pct}`
   const all: Record<string, typeof saved> = existsSync(cache) ? JSON.parse(readFileSync(cache, 'utf8')) : {}
@@ -88,7 +89,7 @@ for (const v of variants.length ? variants : ['base']) {
   const ranges = new Map<string, Range>(Object.entries(saved.ranges))
   const base = process.env.NOTILE ? model : tilePreluSlopes(model, new Map(Object.entries(saved.shapes))).model
   const q = applyQdq(base, plan, ranges, policy)
-  const out = join(work, `int8-${v.replace(/[:.]/g, '_')}.onnx`)
+  const out = join(work, `int8-${v.replace(/[:.]/g, '_')}${process.env.NOBN ? '' : '-bn'}.onnx`)
   const {bytes} = await writeModel(q.model, out)
   await writeOptimizedModel(out, join(work, 'opt.onnx'), {threads: 2})
   const ops = await readOpCounts(join(work, 'opt.onnx'))

@@ -18,7 +18,7 @@ import {readOpCounts} from '../onnx/op-counts.js'
 import {writeModel} from '../onnx/write.js'
 import {agreement, type Agreement} from './agreement.js'
 import {calibrationImages, imageBatches, observeRanges, runModel, spreadEvenly, type CalibrationListing} from './calibrate.js'
-import {tilePreluSlopes} from './prelu.js'
+import {batchNormToDepthwiseConv, tilePreluSlopes} from './rewrites.js'
 import {applyQdq, planQdq, type QdqPolicy, type Range} from './qdq.js'
 import type {RangeMethod, RangeObserver} from './ranges.js'
 
@@ -79,6 +79,8 @@ export interface Int8Report {
   int8Nodes: number
   optimizedOps: Record<string, number>
   preluTiled: number
+  /** BatchNormalizations computed as depthwise 1×1 QLinearConv. */
+  batchNormsAsConv: number
   weightMax: number
   seconds: {calibrate: number; select: number; verify: number}
 }
@@ -87,8 +89,9 @@ const describe = (c: RangeCandidate): string =>
   c.method === 'minmax' ? 'min/max' : `percentile ${((c.percentile ?? DEFAULT_PERCENTILE) * 100).toFixed(3).replace(/0+$/, '')}%`
 
 /** Quantise a built float32 POSTER++ model. Returns the int8 model (metadata filled in) and the report. */
-export async function quantizePosterModel(float: OnnxModel, opts: Int8Options): Promise<{model: OnnxModel; report: Int8Report}> {
+export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): Promise<{model: OnnxModel; report: Int8Report}> {
   const status = opts.onStatus ?? (() => {})
+  const {model: float, rewritten: batchNorms} = batchNormToDepthwiseConv(built)
   const weightMax = opts.weightMax ?? 127
   const policy: QdqPolicy = {weightMax, keepFloat: (n) => FLOAT_PARTS.some((p) => p.test(n))}
   const plan = planQdq(float, policy)
@@ -177,6 +180,7 @@ export async function quantizePosterModel(float: OnnxModel, opts: Int8Options): 
       int8Nodes: plan.int8Nodes.size,
       optimizedOps,
       preluTiled: tiled,
+      batchNormsAsConv: batchNorms,
       weightMax,
       seconds: {calibrate: s(t1 - t0), select: s(t2 - t1), verify: s(t3 - t2)},
     }

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {tilePreluSlopes} from '../../src/convert/prelu.js'
+import {batchNormToDepthwiseConv, tilePreluSlopes} from '../../src/convert/rewrites.js'
 import {activationParams, applyQdq, planQdq, quantizeWeight, type Range} from '../../src/convert/qdq.js'
 import {RangeObserver} from '../../src/convert/ranges.js'
 import {GraphBuilder, type OnnxModel} from '../../src/onnx/graph.js'
@@ -212,6 +212,40 @@ describe('applyQdq through onnxruntime', () => {
     expect(err / range).toBeLessThan(0.04)
     // The uint8 PRelu adds little to the error of an int8 graph whose PRelu is float.
     expect(err).toBeLessThan(3 * errFloatPrelu + 0.01 * range)
+  })
+
+  it('BatchNormalization becomes a depthwise 1×1 convolution: the same values in float, one QLinearConv in int8', async () => {
+    const g = new GraphBuilder({name: 'bn'})
+    const x = g.input('input', 'float32', ['N', 3, S, S])
+    const c1 = g.node('Conv', [x, g.weight('c1.w', values(C * 27, 5, 0.3), [C, 3, 3, 3])], {kernel_shape: [3, 3], pads: [1, 1, 1, 1]}, {name: 'c1'})
+    const p = (name: string, seed: number, center: number, scale: number) => g.weight(name, values(C, seed, scale, center), [C])
+    const bn = g.node('BatchNormalization', [c1, p('g', 6, 1, 0.3), p('b', 7, 0, 0.2), p('m', 8, 0, 0.3), p('v', 9, 1, 0.5)], {epsilon: {kind: 'float', value: 1e-5}}, {name: 'bn'})
+    const c2 = g.node('Conv', [bn, g.weight('c2.w', values(C * C * 9, 10, 0.1), [C, C, 3, 3])], {kernel_shape: [3, 3], pads: [1, 1, 1, 1]}, {name: 'c2'})
+    g.output(g.node('Flatten', [c2], {axis: 1}, {name: 'flat'}), 'logits', 'float32', ['N', C * S * S])
+    const model = g.build()
+    const {model: rewritten, rewritten: count} = batchNormToDepthwiseConv(model)
+    expect(count).toBe(1)
+    const bnConv = rewritten.graph.nodes.find((n) => n.name === 'bn')!
+    expect(bnConv.op).toBe('Conv')
+    expect(bnConv.attributes.group).toEqual({kind: 'int', value: C})
+    const a = await run(model, 'bn-float', input, n)
+    const b = await run(rewritten, 'bn-conv', input, n)
+    let scale = 0
+    let diff = 0
+    for (let i = 0; i < a.length; i++) {
+      scale = Math.max(scale, Math.abs(a[i]!))
+      diff = Math.max(diff, Math.abs(a[i]! - b[i]!))
+    }
+    expect(diff / scale).toBeLessThan(1e-5) // float32 rounding only
+
+    const plan = planQdq(rewritten)
+    const {ranges} = await calibrateTiny(rewritten, plan.sources, input, n)
+    const path = join(dir, 'bn-int8.onnx')
+    await writeModel(applyQdq(rewritten, plan, ranges).model, path)
+    await writeOptimizedModel(path, join(dir, 'bn-int8-optimized.onnx'), {threads: 1})
+    const ops = await readOpCounts(join(dir, 'bn-int8-optimized.onnx'))
+    expect(ops.QLinearConv).toBe(3)
+    expect(ops.BatchNormalization ?? 0).toBe(0)
   })
 
   it('tiling the PRelu slope along the width changes nothing', async () => {
