@@ -36,10 +36,11 @@ function setInt64Values(t: Tensor, values: number[]): void {
 }
 
 /**
- * The model bytes with its [1, S, S, 3] input made [1, height, width, 3]. Both must be multiples of the graph's
- * coarsest stride (S/8); anything else, or a graph with other operators, throws.
+ * The model bytes with its [1, S, S, 3] input made [1, height, width, 3] (both multiples of the graph's coarsest
+ * stride, S/8, up to S), or, for 'any', [1, height, width, 3] with symbolic sizes: the zero blocks then become
+ * Pad operators (channels only) and the Reshapes take [1, -1, k]. A graph with other operators throws.
  */
-export function blazeFaceForInput(bytes: Uint8Array, height: number, width: number): Uint8Array {
+export function blazeFaceForInput(bytes: Uint8Array, input: {height: number; width: number} | 'any'): Uint8Array {
   const model = onnx.ModelProto.decode(bytes)
   const graph = model.graph
   const inputs = graph?.input ?? []
@@ -48,18 +49,59 @@ export function blazeFaceForInput(bytes: Uint8Array, height: number, width: numb
   const dims = inputs[0]!.type?.tensorType?.shape?.dim ?? []
   const side = Number(dims[1]?.dimValue ?? 0)
   if (dims.length !== 4 || side <= 0 || Number(dims[2]?.dimValue) !== side) throw new Error('not a BlazeFace graph: expected a square NHWC input')
+  for (const n of nodes) if (!KNOWN_OPS.has(n.opType ?? '')) throw new Error(`not a BlazeFace graph: unexpected operator ${n.opType}`)
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]))
+  const constant = (name: string | null | undefined) => {
+    const t = initializers.get(name ?? '')
+    if (!t) throw new Error(`not a BlazeFace graph: shape ${name} is not a constant`)
+    return t
+  }
+  const dim = (v: number | string) => onnx.TensorShapeProto.Dimension.create(typeof v === 'number' ? {dimValue: v} : {dimParam: v})
+  graph.valueInfo = [] // intermediate shapes, recomputed by the runtime
+
+  if (input === 'any') {
+    // ConstantOfShape [1, C, h, w] → Concat(x, zeros, axis 1) becomes Pad(x, C more channels).
+    const zeros = new Map<string, number>()
+    for (const n of nodes) if (n.opType === 'ConstantOfShape') zeros.set(n.output?.[0] ?? '', int64Values(constant(n.input?.[0]))[1]!)
+    const kept = []
+    for (const n of nodes) {
+      if (n.opType === 'ConstantOfShape') continue
+      const padded = n.opType === 'Concat' ? zeros.get(n.input?.[1] ?? '') : undefined
+      if (padded !== undefined) {
+        const pads = onnx.TensorProto.create({name: `${n.output?.[0]}/pads`, dataType: onnx.TensorProto.DataType.INT64})
+        setInt64Values(pads, [0, 0, 0, 0, 0, padded, 0, 0])
+        graph.initializer = [...(graph.initializer ?? []), pads]
+        kept.push(onnx.NodeProto.create({opType: 'Pad', name: `${n.output?.[0]}/pad`, input: [n.input![0]!, pads.name!], output: [...(n.output ?? [])]}))
+        continue
+      }
+      for (const i of n.input ?? []) if (zeros.has(i)) throw new Error('not a BlazeFace graph: a zero block not used as channel padding')
+      if (n.opType === 'Reshape') {
+        const t = constant(n.input?.[1])
+        const [b, , k] = int64Values(t)
+        setInt64Values(t, [b!, -1, k!])
+      }
+      kept.push(n)
+    }
+    graph.node = kept
+    dims[1] = dim('height')
+    dims[2] = dim('width')
+    for (const o of graph.output ?? []) {
+      const d = o.type?.tensorType?.shape?.dim
+      if (d && d.length === 3) d[1] = dim(`${o.name}_anchors`)
+    }
+    return onnx.ModelProto.encode(model).finish()
+  }
+
+  const {height, width} = input
   const cell = side / 8
   if (!(height > 0 && width > 0 && height % cell === 0 && width % cell === 0 && height <= side && width <= side)) {
     throw new RangeError(`BlazeFace input ${width}×${height}: sides must be multiples of ${cell} up to ${side}`)
   }
-  for (const n of nodes) if (!KNOWN_OPS.has(n.opType ?? '')) throw new Error(`not a BlazeFace graph: unexpected operator ${n.opType}`)
   const fy = height / side
   const fx = width / side
-  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]))
   const rewritten = new Set<Tensor>()
-  const rewrite = (name: string | undefined, change: (v: number[]) => number[]) => {
-    const t = initializers.get(name ?? '')
-    if (!t) throw new Error(`not a BlazeFace graph: shape ${name} is not a constant`)
+  const rewrite = (name: string | null | undefined, change: (v: number[]) => number[]) => {
+    const t = constant(name)
     if (rewritten.has(t)) return
     rewritten.add(t)
     const v = change(int64Values(t))
@@ -73,12 +115,11 @@ export function blazeFaceForInput(bytes: Uint8Array, height: number, width: numb
     // [1, anchors, k]: anchors scale with the input's area.
     if (n.opType === 'Reshape') rewrite(input[1], ([b, a, k]) => [b!, a! * fx * fy, k!])
   }
-  dims[1] = onnx.TensorShapeProto.Dimension.create({dimValue: height})
-  dims[2] = onnx.TensorShapeProto.Dimension.create({dimValue: width})
+  dims[1] = dim(height)
+  dims[2] = dim(width)
   for (const o of graph.output ?? []) {
     const d = o.type?.tensorType?.shape?.dim
-    if (d && d.length === 3) d[1] = onnx.TensorShapeProto.Dimension.create({dimValue: Number(d[1]!.dimValue) * fx * fy})
+    if (d && d.length === 3) d[1] = dim(Number(d[1]!.dimValue) * fx * fy)
   }
-  graph.valueInfo = [] // intermediate shapes, recomputed by the runtime
   return onnx.ModelProto.encode(model).finish()
 }

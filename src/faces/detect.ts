@@ -236,13 +236,19 @@ export class FaceDetector {
     return {detector: 'blazeface-back256+front128', ...this.opts}
   }
 
+  /**
+   * The session for a model given `window` of its input: the package's graph for the full input; for a window of
+   * the back model, the graph made for that size (fixed sizes: 7.0 ms at 256×192 where symbolic ones took 8.0);
+   * for a window of the front model, one graph with symbolic sizes (as fast as the fixed graph at 128×128, and
+   * its looks around faces at a photo's edges come in many sizes).
+   */
   private session(kind: ModelKind, window: GridWindow): Promise<GenericModel> {
-    const key = `${kind} ${window.cols}x${window.rows}`
+    const full = window.cols === 8 && window.rows === 8
+    const key = full ? `${kind} full` : kind === 'back' ? `back ${window.cols}x${window.rows}` : 'front any'
     let session = this.sessions.get(key)
     if (!session) {
       const cell = MODELS[kind] / 8
-      const full = window.cols === 8 && window.rows === 8
-      const bytes = full ? this.bytes[kind] : blazeFaceForInput(this.bytes[kind], window.rows * cell, window.cols * cell)
+      const bytes = full ? this.bytes[kind] : blazeFaceForInput(this.bytes[kind], kind === 'back' ? {height: window.rows * cell, width: window.cols * cell} : 'any')
       session = openGenericModel(bytes, {threads: this.threads})
       this.sessions.set(key, session)
       // A session that failed to open is not kept: the next look tries again (and reports the same error).
@@ -259,13 +265,13 @@ export class FaceDetector {
   }
 
   /**
-   * One look at a region with one model: merged candidates in image pixels. The back model is given only the
-   * cells of its input that hold the image (the first look at a 640×480 photo: 256×192 of 256×256, 7.0 ms
-   * instead of 9.2); the front model, whose looks are around a face and mostly inside the image, its full input.
+   * One look at a region with one model: merged candidates in image pixels. The model is given only the cells
+   * of its input that hold the image (the first look at a 640×480 photo: 256×192 of 256×256, 7.0 ms instead of
+   * 9.2; a second look at 3× a face near the photo's edge often a half or less of its 128×128).
    */
   private async look(kind: ModelKind, img: RgbImage, region: Region, minScore: number): Promise<Candidate[]> {
     const size = MODELS[kind]
-    const grid = kind === 'back' ? gridWindow(img, region, size) : FULL_GRID
+    const grid = gridWindow(img, region, size)
     const cell = size / 8
     const window = {x: grid.col * cell, y: grid.row * cell, width: grid.cols * cell, height: grid.rows * cell}
     const model = await this.session(kind, grid)

@@ -16,6 +16,7 @@ import {openGenericModel, type FloatTensor, type GenericModel} from '../../src/r
 
 const {onnx} = onnxProto
 const backBytes = readFileSync(blazeFaceModelPaths().back)
+const frontBytes = readFileSync(blazeFaceModelPaths().front)
 const PHOTO = path.resolve(import.meta.dirname, '../fixtures/faces/photos/hopper-640x480.jpg')
 
 const opened: GenericModel[] = []
@@ -57,7 +58,7 @@ describe('blazeFaceForInput', () => {
   it('at the full 256×256 size computes exactly what the original graph does', async () => {
     const region = firstLookRegions(img.width, img.height)[0]!
     const input = regionTensor(img, region, 256)
-    const [a, b] = [await run(await open(backBytes), input, 256, 256), await run(await open(blazeFaceForInput(backBytes, 256, 256)), input, 256, 256)]
+    const [a, b] = [await run(await open(backBytes), input, 256, 256), await run(await open(blazeFaceForInput(backBytes, {height: 256, width: 256})), input, 256, 256)]
     expect(b.map((t) => t.dims)).toEqual(a.map((t) => t.dims))
     b.forEach((t, k) => expect(t.data).toEqual(a[k]!.data))
   })
@@ -67,7 +68,7 @@ describe('blazeFaceForInput', () => {
     const grid = gridWindow(img, region, 256)
     expect(grid).toEqual({col: 0, row: 1, cols: 8, rows: 6})
     const window = {x: 0, y: 32, width: 256, height: 192}
-    const part = await run(await open(blazeFaceForInput(backBytes, 192, 256)), regionTensor(img, region, 256, window), 192, 256)
+    const part = await run(await open(blazeFaceForInput(backBytes, {height: 192, width: 256})), regionTensor(img, region, 256, window), 192, 256)
     expect(part.map((t) => t.dims[1]).sort((x, y) => x! - y!)).toEqual([288, 288, 384, 384])
     const full = candidates(await run(await open(backBytes), regionTensor(img, region, 256), 256, 256), FULL_GRID)
     const seen = candidates(part, grid)
@@ -80,11 +81,25 @@ describe('blazeFaceForInput', () => {
     expect(Math.abs(s.score - f.score)).toBeLessThan(0.02)
   })
 
+  it("with symbolic sizes ('any') computes what the fixed graphs do, at the full input and at a window", async () => {
+    const any = await open(blazeFaceForInput(frontBytes, 'any'))
+    expect(any.inputs[0]!.shape.slice(1, 3).every((d) => typeof d === 'string')).toBe(true)
+    const region = {x: 150, y: 0, side: 500}
+    const close = (a: FloatTensor[], b: FloatTensor[]) => {
+      expect(b.map((t) => t.dims)).toEqual(a.map((t) => t.dims))
+      a.forEach((t, k) => t.data.forEach((v, i) => expect(Math.abs(v - b[k]!.data[i]!)).toBeLessThan(1e-3)))
+    }
+    close(await run(await open(frontBytes), regionTensor(img, region, 128), 128, 128), await run(any, regionTensor(img, region, 128), 128, 128))
+    const window = {x: 16, y: 0, width: 96, height: 112}
+    const part = regionTensor(img, region, 128, window)
+    close(await run(await open(blazeFaceForInput(frontBytes, {height: 112, width: 96})), part, 112, 96), await run(any, part, 112, 96))
+  })
+
   it('refuses sizes off the coarsest grid or larger than the input, and graphs it does not know', () => {
-    expect(() => blazeFaceForInput(backBytes, 200, 256)).toThrow(/multiples of 32 up to 256/)
-    expect(() => blazeFaceForInput(backBytes, 288, 256)).toThrow(/multiples of 32 up to 256/)
+    expect(() => blazeFaceForInput(backBytes, {height: 200, width: 256})).toThrow(/multiples of 32 up to 256/)
+    expect(() => blazeFaceForInput(backBytes, {height: 288, width: 256})).toThrow(/multiples of 32 up to 256/)
     const model = onnx.ModelProto.decode(backBytes)
     model.graph!.node![3]!.opType = 'Softmax'
-    expect(() => blazeFaceForInput(onnx.ModelProto.encode(model).finish(), 192, 256)).toThrow(/unexpected operator Softmax/)
+    expect(() => blazeFaceForInput(onnx.ModelProto.encode(model).finish(), {height: 192, width: 256})).toThrow(/unexpected operator Softmax/)
   })
 })
