@@ -170,7 +170,7 @@ async function main() {
   for (const r of report) console.log(JSON.stringify(r))
   console.log(JSON.stringify(summary, null, 2))
   const i = process.argv.indexOf('--json')
-  if (i > 0) writeFileSync(process.argv[i + 1]!, JSON.stringify({summary, report}, null, 2))
+  if (i > 0) writeFileSync(process.argv[i + 1]!, JSON.stringify({summary, report, errors: errs}, null, 2))
   await detector.release()
 }
 

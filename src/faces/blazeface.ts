@@ -18,15 +18,32 @@ export interface Anchor {
   y: number
 }
 
-/** Anchor centres in model-input units [0, 1], in the order of the model's outputs. */
-export function blazeFaceAnchors(): Anchor[] {
+/**
+ * A part of the model's square input on whole cells of its coarsest anchor grid (8×8: 32 px at 256, 16 at 128):
+ * the rows and columns the model is given when the rest of the square would be letterbox black.
+ */
+export interface GridWindow {
+  col: number
+  row: number
+  cols: number
+  rows: number
+}
+
+export const FULL_GRID: GridWindow = {col: 0, row: 0, cols: 8, rows: 8}
+
+/**
+ * Anchor centres in units of the square model input [0, 1], in the order of the model's outputs; for a window,
+ * those of its cells only (the outputs of the model given just that part of its input).
+ */
+export function blazeFaceAnchors(window: GridWindow = FULL_GRID): Anchor[] {
   const anchors: Anchor[] = []
   for (const [cells, perCell] of [
     [16, 2],
     [8, 6],
   ] as const) {
-    for (let y = 0; y < cells; y++) {
-      for (let x = 0; x < cells; x++) {
+    const k = cells / 8 // cells of this grid per coarsest cell
+    for (let y = window.row * k; y < (window.row + window.rows) * k; y++) {
+      for (let x = window.col * k; x < (window.col + window.cols) * k; x++) {
         for (let a = 0; a < perCell; a++) anchors.push({x: (x + 0.5) / cells, y: (y + 0.5) / cells})
       }
     }

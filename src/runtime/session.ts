@@ -278,22 +278,25 @@ export interface GenericModel {
 }
 
 /**
- * Open an auxiliary model. Always on the CPU provider: the detector is small (a few ms per image) and runs
- * beside POSTER++ on whatever device that uses; `threads` bounds its share of the cores.
+ * Open an auxiliary model, from a file or from ONNX bytes (a graph rewritten in memory). Always on the CPU
+ * provider: the detector is small (a few ms per image) and runs beside POSTER++ on whatever device that uses;
+ * `threads` bounds its share of the cores.
  */
-export async function openGenericModel(modelPath: string, opts: {threads?: number} = {}): Promise<GenericModel> {
+export async function openGenericModel(model: string | Uint8Array, opts: {threads?: number} = {}): Promise<GenericModel> {
   const {InferenceSession, Tensor} = await ort()
   let session: OrtSession
+  const shown = typeof model === 'string' ? model : `(${model.length} bytes in memory)`
   try {
-    session = await InferenceSession.create(modelPath, {
+    const options: OrtSession.SessionOptions = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 1,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
-    })
+    }
+    session = typeof model === 'string' ? await InferenceSession.create(model, options) : await InferenceSession.create(model, options)
   } catch (error) {
-    throw new RuntimeError(`cannot load ONNX model ${modelPath}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`)
+    throw new RuntimeError(`cannot load ONNX model ${shown}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`)
   }
   const sig = signatureOf(session)
   return {
