@@ -66,7 +66,9 @@ function startWorker(): Worker {
   const js = new URL('./scan-worker.js', import.meta.url)
   if (existsSync(fileURLToPath(js))) return new Worker(js)
   const ts = new URL('./scan-worker.ts', import.meta.url).href
-  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}) })`, {eval: true})
+  // tsx is a dev dependency, loaded only here, when the compiled worker is absent (never in dist/).
+  const devLoader = 'tsx/esm/api'
+  return new Worker(`import(${JSON.stringify(devLoader)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}) })`, {eval: true})
 }
 
 /**
