@@ -276,3 +276,20 @@ describe('dataset check: crops within a very large split', () => {
     expect(limited.notes.join('\n')).toMatch(/near duplicates within train \(8 images, more than 3\): re-encoded and resized copies are searched, crops are not/)
   })
 })
+
+describe('dataset check: a cluster of copies', () => {
+  it('m training and k held-out copies of one image: one group, m·k leakage pairs, every held-out copy counted once', async () => {
+    const root = tmpDir()
+    const same = await blobJpeg(870, 24, 24)
+    const rows: string[] = []
+    for (let i = 0; i < 40; i++) rows.push(`train_${String(i + 1).padStart(5, '0')}.jpg ${(i % 7) + 1}`)
+    for (let i = 0; i < 25; i++) rows.push(`test_${String(i + 1).padStart(4, '0')}.jpg ${(i % 7) + 1}`)
+    for (const r of rows) put(root, `Image/aligned/${r.split('.')[0]}_aligned.jpg`, same)
+    put(root, 'EmoLabel/list_patition_label.txt', rows.join('\n') + '\n')
+    const {result: r} = await checkDataset(root)
+    expect(nonZero(r)).toEqual({exact_duplicates: 1, leakage_pairs: 1000})
+    expect(r.problems.exact_duplicates[0]!.images).toHaveLength(50)
+    expect(r.leakage.per_class.map((c) => [c.held_out_images, c.of])).toEqual([[4, 4], [4, 4], [4, 4], [4, 4], [3, 3], [3, 3], [3, 3]])
+    expect(r.leakage.per_class.every((c) => c.label_differs === c.held_out_images)).toBe(true)
+  })
+})
