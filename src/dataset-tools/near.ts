@@ -4,7 +4,8 @@
  * maxBits + 1 chunks; two hashes within maxBits agree exactly on at least one chunk (pigeonhole), so a query is
  * compared only with the whole-image hashes that share one of its chunk values (a bucket per chunk and value,
  * stored as sorted arrays), and a pair is kept in the first chunk it shares. The cost grows as
- * n² · 49 · (maxBits + 1) / 2^(63 / (maxBits + 1)) comparisons (about 0.6 n² at 6 bits).
+ * n² · 49 · (maxBits + 1) / 2^(63 / (maxBits + 1)) comparisons (about 0.6 n² at 6 bits); without the crop
+ * hypotheses, 49 times less.
  */
 import {HYPOTHESIS_COUNT, hamming} from './phash.js'
 
@@ -34,82 +35,103 @@ function chunkValue(hi: number, lo: number, b0: number, b1: number): number {
 
 /**
  * Candidate pairs among `count` images whose hashes are `hi`/`lo` (HYPOTHESIS_COUNT per image, the whole image
- * first). `skip(i)` leaves an image out (undecodable ones). Pairs are unordered: each appears once, with the
- * direction and hypothesis of its smallest distance. Stops at `limit` pairs (then `truncated`).
+ * first). `group[i]` is image i's split (-1 leaves it out: undecodable). Each split gets its own index of
+ * whole-image hashes; an image's hypotheses are compared with every split's index, all 49 unless
+ * `crops(ga, gb)` is false (then only the whole image: re-encodes and resizes, not crops). Pairs are unordered:
+ * each appears once, with the direction and hypothesis of its smallest distance. Stops at `limit` pairs.
  */
 export function candidatePairs(
   hi: Uint32Array,
   lo: Uint32Array,
   count: number,
-  opts: {maxBits: number; skip?: (i: number) => boolean; limit?: number},
+  opts: {maxBits: number; group?: Int32Array; crops?: (ga: number, gb: number) => boolean; limit?: number},
 ): {pairs: Candidate[]; truncated: boolean; comparisons: number} {
   const K = HYPOTHESIS_COUNT
   const chunks = opts.maxBits + 1
   const bounds = chunkBounds(chunks)
-  const use: number[] = []
-  for (let i = 0; i < count; i++) if (!opts.skip?.(i)) use.push(i)
-  const n = use.length
-  // Whole-image hashes of the images in use, and their chunk values.
-  const fh = new Uint32Array(n)
-  const fl = new Uint32Array(n)
-  for (let p = 0; p < n; p++) {
-    fh[p] = hi[use[p]! * K]!
-    fl[p] = lo[use[p]! * K]!
+  const group = opts.group ?? new Int32Array(count)
+  const groups = Math.max(-1, ...group) + 1
+  interface Index {
+    images: Uint32Array
+    fh: Uint32Array
+    fl: Uint32Array
+    values: Uint32Array[]
+    starts: Uint32Array[]
+    orders: Uint32Array[]
   }
-  const values: Uint32Array[] = []
-  const starts: Uint32Array[] = []
-  const orders: Uint32Array[] = []
-  for (let c = 0; c < chunks; c++) {
-    const b0 = bounds[c]!
-    const b1 = bounds[c + 1]!
-    const size = 1 << (b1 - b0)
-    const vals = new Uint32Array(n)
-    const start = new Uint32Array(size + 1)
-    for (let p = 0; p < n; p++) {
-      vals[p] = chunkValue(fh[p]!, fl[p]!, b0, b1)
-      start[vals[p]! + 1]!++
+  const indices: Index[] = []
+  for (let g = 0; g < groups; g++) {
+    const images: number[] = []
+    for (let i = 0; i < count; i++) if (group[i] === g) images.push(i)
+    const n = images.length
+    const fh = new Uint32Array(n)
+    const fl = new Uint32Array(n)
+    images.forEach((i, p) => {
+      fh[p] = hi[i * K]!
+      fl[p] = lo[i * K]!
+    })
+    const values: Uint32Array[] = []
+    const starts: Uint32Array[] = []
+    const orders: Uint32Array[] = []
+    for (let c = 0; c < chunks; c++) {
+      const b0 = bounds[c]!
+      const b1 = bounds[c + 1]!
+      const size = 1 << (b1 - b0)
+      const vals = new Uint32Array(n)
+      const start = new Uint32Array(size + 1)
+      for (let p = 0; p < n; p++) {
+        vals[p] = chunkValue(fh[p]!, fl[p]!, b0, b1)
+        start[vals[p]! + 1]!++
+      }
+      for (let v = 0; v < size; v++) start[v + 1]! += start[v]!
+      const fill = start.slice(0, size)
+      const order = new Uint32Array(n)
+      for (let p = 0; p < n; p++) order[fill[vals[p]!]!++] = p
+      values.push(vals)
+      starts.push(start)
+      orders.push(order)
     }
-    for (let v = 0; v < size; v++) start[v + 1]! += start[v]!
-    const fill = start.slice(0, size)
-    const order = new Uint32Array(n)
-    for (let p = 0; p < n; p++) order[fill[vals[p]!]!++] = p
-    values.push(vals)
-    starts.push(start)
-    orders.push(order)
+    indices.push({images: Uint32Array.from(images), fh, fl, values, starts, orders})
   }
   const best = new Map<number, Candidate>()
   const limit = opts.limit ?? Infinity
   let truncated = false
   let comparisons = 0
   const qv = new Uint32Array(chunks)
-  outer: for (let pa = 0; pa < n; pa++) {
-    const a = use[pa]!
-    for (let k = 0; k < K; k++) {
-      const qh = hi[a * K + k]!
-      const ql = lo[a * K + k]!
-      for (let c = 0; c < chunks; c++) qv[c] = chunkValue(qh, ql, bounds[c]!, bounds[c + 1]!)
-      for (let c = 0; c < chunks; c++) {
-        const start = starts[c]!
-        const order = orders[c]!
-        const end = start[qv[c]! + 1]!
-        for (let s = start[qv[c]!]!; s < end; s++) {
-          const pb = order[s]!
-          if (pb === pa) continue
-          comparisons++
-          const bits = hamming(qh, ql, fh[pb]!, fl[pb]!)
-          if (bits > opts.maxBits) continue
-          let earlier = false
-          for (let e = 0; e < c && !earlier; e++) earlier = values[e]![pb] === qv[e]
-          if (earlier) continue
-          const b = use[pb]!
-          const key = a < b ? a * count + b : b * count + a
-          const prev = best.get(key)
-          if (!prev || bits < prev.bits || (bits === prev.bits && k === 0 && prev.k !== 0)) {
-            if (!prev && best.size >= limit) {
-              truncated = true
-              break outer
+  outer: for (let a = 0; a < count; a++) {
+    const ga = group[a]!
+    if (ga < 0) continue
+    for (let gb = 0; gb < groups; gb++) {
+      const ix = indices[gb]!
+      if (ix.images.length === 0) continue
+      const hyps = opts.crops === undefined || opts.crops(ga, gb) ? K : 1
+      for (let k = 0; k < hyps; k++) {
+        const qh = hi[a * K + k]!
+        const ql = lo[a * K + k]!
+        for (let c = 0; c < chunks; c++) qv[c] = chunkValue(qh, ql, bounds[c]!, bounds[c + 1]!)
+        for (let c = 0; c < chunks; c++) {
+          const start = ix.starts[c]!
+          const order = ix.orders[c]!
+          const end = start[qv[c]! + 1]!
+          for (let s = start[qv[c]!]!; s < end; s++) {
+            const pb = order[s]!
+            const b = ix.images[pb]!
+            if (b === a) continue
+            comparisons++
+            const bits = hamming(qh, ql, ix.fh[pb]!, ix.fl[pb]!)
+            if (bits > opts.maxBits) continue
+            let earlier = false
+            for (let e = 0; e < c && !earlier; e++) earlier = ix.values[e]![pb] === qv[e]
+            if (earlier) continue
+            const key = a < b ? a * count + b : b * count + a
+            const prev = best.get(key)
+            if (!prev || bits < prev.bits || (bits === prev.bits && k === 0 && prev.k !== 0)) {
+              if (!prev && best.size >= limit) {
+                truncated = true
+                break outer
+              }
+              best.set(key, {a, b, k, bits})
             }
-            best.set(key, {a, b, k, bits})
           }
         }
       }

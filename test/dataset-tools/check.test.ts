@@ -250,3 +250,46 @@ describe('dataset check in worker threads', () => {
     expect(pooled.problems).toEqual(main.problems)
   })
 })
+
+describe('dataset check: crops within a very large split', () => {
+  it('past cropsWithinLimit, a split is searched for re-encodes within it and for crops across splits only', async () => {
+    const root = tmpDir()
+    let seed = 850
+    const a = await blobJpeg(seed++)
+    const b = await blobJpeg(seed++)
+    put(root, 'train/1/a.jpg', a)
+    put(root, 'train/1/a-crop.jpg', await crop(a, [0.06, 0.06, 0, 0]))
+    put(root, 'train/2/a-q50.jpg', await reencode(a, 50))
+    put(root, 'train/3/b.jpg', b)
+    put(root, 'valid/3/b-crop.jpg', await crop(b, [0, 0, 0.07, 0.05]))
+    for (const c of [1, 2, 4, 5, 6, 7]) put(root, `valid/${c}/o.jpg`, await blobJpeg(seed++))
+    for (let c = 4; c <= 7; c++) put(root, `train/${c}/t.jpg`, await blobJpeg(seed++))
+    const all = (await checkDataset(root)).result
+    expect(pairs(all).map((p) => p.slice(1).join(' ~ ')).sort()).toEqual([
+      'train/1/a-crop.jpg ~ train/1/a.jpg',
+      'train/1/a-crop.jpg ~ train/2/a-q50.jpg',
+      'train/1/a.jpg ~ train/2/a-q50.jpg',
+      'train/3/b.jpg ~ valid/3/b-crop.jpg',
+    ])
+    const limited = (await checkDataset(root, {cropsWithinLimit: 3})).result
+    expect(pairs(limited).map((p) => p.slice(1).join(' ~ ')).sort()).toEqual(['train/1/a.jpg ~ train/2/a-q50.jpg', 'train/3/b.jpg ~ valid/3/b-crop.jpg'])
+    expect(limited.notes.join('\n')).toMatch(/near duplicates within train \(8 images, more than 3\): re-encoded and resized copies are searched, crops are not/)
+  })
+})
+
+describe('dataset check: a cluster of copies', () => {
+  it('m training and k held-out copies of one image: one group, m·k leakage pairs, every held-out copy counted once', async () => {
+    const root = tmpDir()
+    const same = await blobJpeg(870, 24, 24)
+    const rows: string[] = []
+    for (let i = 0; i < 40; i++) rows.push(`train_${String(i + 1).padStart(5, '0')}.jpg ${(i % 7) + 1}`)
+    for (let i = 0; i < 25; i++) rows.push(`test_${String(i + 1).padStart(4, '0')}.jpg ${(i % 7) + 1}`)
+    for (const r of rows) put(root, `Image/aligned/${r.split('.')[0]}_aligned.jpg`, same)
+    put(root, 'EmoLabel/list_patition_label.txt', rows.join('\n') + '\n')
+    const {result: r} = await checkDataset(root)
+    expect(nonZero(r)).toEqual({exact_duplicates: 1, leakage_pairs: 1000})
+    expect(r.problems.exact_duplicates[0]!.images).toHaveLength(50)
+    expect(r.leakage.per_class.map((c) => [c.held_out_images, c.of])).toEqual([[4, 4], [4, 4], [4, 4], [4, 4], [3, 3], [3, 3], [3, 3]])
+    expect(r.leakage.per_class.every((c) => c.label_differs === c.held_out_images)).toBe(true)
+  })
+})

@@ -145,6 +145,22 @@ describe('export: bad inputs', () => {
   })
 })
 
+describe('export with --faces detect', () => {
+  it('the largest face found, aligned to 100×100; an image without a face is a failed row', async () => {
+    const root = tmpDir()
+    const photo = new URL('../fixtures/faces/photos/hopper-640x480.jpg', import.meta.url).pathname
+    put(root, 'img/hopper.jpg', readFileSync(photo))
+    put(root, 'img/blob.jpg', await blobJpeg(960, 64, 64))
+    const csv = put(root, 'set.csv', 'path,label_rafdb\nimg/hopper.jpg,4\nimg/blob.jpg,7\n')
+    const out = path.join(root, 'faces')
+    const r = await exportDataset(csv, {to: 'imagefolder', out, faces: 'detect'})
+    expect(r.how).toMatchObject({written: 1, failed: 1})
+    const face = await decodeRgb(path.join(out, 'valid/4/hopper.png'))
+    expect([face.width, face.height]).toEqual([100, 100])
+    expect(readFileSync(path.join(out, 'manifest.csv'), 'utf8')).toMatch(/img\/blob\.jpg,all,Neutral,,failed,no face found/)
+  })
+})
+
 describe('export to CSV', () => {
   it('an ImageFolder tree with emotion-named folders: the tree and one manifest per split, read back', async () => {
     const root = tmpDir()
