@@ -205,7 +205,10 @@ type ModelKind = keyof typeof MODELS
 
 export class FaceDetector {
   private readonly anchors = new Map<string, Anchor[]>()
-  /** Sessions by model and window: one per input size (see blazeface-graph.ts), made when first needed. */
+  /**
+   * Sessions, made when first needed: each model's full input, the back model's window sizes (its first looks trim
+   * the letterbox on one axis: at most 15 sizes), the front model's one graph for any window.
+   */
   private readonly sessions = new Map<string, Promise<GenericModel>>()
   private readonly opts: Required<Omit<DetectorOptions, 'threads'>>
 
@@ -257,10 +260,14 @@ export class FaceDetector {
     return session
   }
 
+  /** The window's anchors, kept for the windows last used (up to 1296 exist; 64 at most are kept). */
   private anchorsFor(window: GridWindow): Anchor[] {
     const key = `${window.col},${window.row},${window.cols},${window.rows}`
     let anchors = this.anchors.get(key)
-    if (!anchors) this.anchors.set(key, (anchors = blazeFaceAnchors(window)))
+    if (!anchors) {
+      if (this.anchors.size >= 64) this.anchors.clear()
+      this.anchors.set(key, (anchors = blazeFaceAnchors(window)))
+    }
     return anchors
   }
 
