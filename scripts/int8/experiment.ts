@@ -63,6 +63,8 @@ const policies: Record<string, QdqPolicy> = {
   w7: {keepFloat: head, weightMax: 63},
   floatprelu: {keepFloat: head, int8Prelu: false},
   noadd: {keepFloat: head, quantizeAdd: false},
+  facedw: {keepFloat: (n) => head(n) || /^face_landback\.(conv2_dw|.*\.conv_dw)(\.|$)/.test(n.name)},
+  facelate: {keepFloat: (n) => head(n) || /^face_landback\.(conv_45|conv_5|conv_6_sep)/.test(n.name)},
 }
 for (const v of variants.length ? variants : ['base']) {
   const [pname, method = 'minmax', pct = '0.9999'] = v.split(':')

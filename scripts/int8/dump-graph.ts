@@ -1,3 +1,4 @@
+/** Print nodes of an ONNX file (initializers with their dims): npx tsx scripts/int8/dump-graph.ts model.onnx [from] [count] */
 import {readFile} from 'node:fs/promises'
 import onnxProto from 'onnx-proto'
 const m = onnxProto.onnx.ModelProto.decode(await readFile(process.argv[2]!))
