@@ -213,7 +213,8 @@ const PART_JOBS: Record<BenchPart, PartJobs> = {
           ...BATCH_SIZES.map((batch) => ({
             key: `int8/${batch}`,
             label: `int8 vs float32 model-only batch ${batch} (paired)`,
-            job: {kind: 'pair' as const, float32: int8.float32, int8: int8.out, batch, images: plan.modelImages, threads: plan.threads},
+            // At least three call pairs per run, so that the median pair ratio is not one pair's.
+            job: {kind: 'pair' as const, float32: int8.float32, int8: int8.out, batch, images: Math.max(plan.modelImages, 3 * batch), threads: plan.threads},
           })),
         ]
       : [],

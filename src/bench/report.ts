@@ -1,4 +1,5 @@
 /** Turns a BenchResult into the printed header and table rows. */
+import {describeRangeCandidate} from '../convert/int8-settings.js'
 import {relativeSpread, type Summary} from './stats.js'
 import {formatBytes, formatDuration, formatNumber, formatRatio, formatTable, type TableRow} from './table.js'
 import type {BenchResult, ModelEntry} from './types.js'
@@ -176,7 +177,7 @@ function int8Rows(r: BenchResult): TableRow[] {
       peakRssMb: c.peakRssMb,
       notes:
         `${formatDuration(c.seconds)}, ${formatBytes(c.bytes)}${c.float32Bytes ? ` (float32 ${formatBytes(c.float32Bytes)})` : ''}` +
-        (rep ? `; ${rep.calibration.images} calibration images, ranges ${rep.method}${rep.percentile ? ` ${(rep.percentile * 100).toFixed(3)}%` : ''}` : '') +
+        (rep ? `; ${rep.calibration.images} calibration images, ranges ${describeRangeCandidate(rep)}` : '') +
         (held ? `; held-out top-1 agreement ${(held.top1 * 100).toFixed(0)}%, mean |Δlogit| ${held.logitMeanAbs.toFixed(4)}` : ''),
     })
     if (ops) rows.push({measurement: 'int8 kernels onnxruntime runs', notes: ops})

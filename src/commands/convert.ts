@@ -4,7 +4,7 @@ import {printable} from '../basics.js'
 import {EXIT_CODES_HELP, PosterCommand, UsageError} from '../cli/base.js'
 import {sharedFlags, statusLine} from '../cli/shared.js'
 import type {ConvertResult} from '../convert/convert.js'
-import {CALIBRATION_METHODS, DEFAULT_CALIBRATION_IMAGES, HELDOUT_IMAGES} from '../convert/int8.js'
+import {CALIBRATION_METHODS, DEFAULT_CALIBRATION_IMAGES, describeRangeCandidate, HELDOUT_IMAGES} from '../convert/int8-settings.js'
 
 export default class Convert extends PosterCommand {
   static override summary = 'Convert an official (or self-trained) POSTER++ .pth checkpoint to a batch-dynamic ONNX model.'
@@ -137,12 +137,12 @@ function int8Lines(result: ConvertResult): string[] {
   const lines = [
     `  int8: calibrated on ${c.images} images of ${c.source} (${c.layout}${c.split ? `, ${c.split} split` : ''})` +
       (c.skipped ? `, ${c.skipped} unreadable skipped` : '') +
-      `; ranges by ${r.method === 'minmax' ? 'min/max' : `percentile ${((r.percentile ?? 0) * 100).toFixed(3).replace(/0+$/, '')}%`} (${r.chosenBy})`,
+      `; ranges by ${describeRangeCandidate(r)} (${r.chosenBy})`,
   ]
   for (const cand of r.candidates) {
     if (!cand.heldout) continue
     const h = cand.heldout
-    const name = cand.method === 'minmax' ? 'min/max' : `percentile ${((cand.percentile ?? 0) * 100).toFixed(3).replace(/0+$/, '')}%`
+    const name = describeRangeCandidate(cand)
     lines.push(
       `    ${name.padEnd(18)} on ${h.images} held-out images: top-1 agreement ${(100 * h.top1).toFixed(1)}%, mean |Δlogit| ${h.logitMeanAbs.toFixed(4)}, max ${h.logitMaxAbs.toFixed(3)}` +
         (h.landmarkMeanPx !== null ? `, landmarks ${h.landmarkMeanPx.toFixed(2)} px` : ''),

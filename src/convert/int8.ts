@@ -21,24 +21,26 @@ import {calibrationImages, imageBatches, observeRanges, runModel, spreadEvenly, 
 import {batchNormToDepthwiseConv, tilePreluSlopes} from './rewrites.js'
 import {applyQdq, planQdq, type QdqPolicy, type Range} from './qdq.js'
 import type {RangeMethod, RangeObserver} from './ranges.js'
+import {
+  DEFAULT_CALIBRATION_IMAGES,
+  DEFAULT_PERCENTILE,
+  describeRangeCandidate,
+  HELDOUT_IMAGES,
+  RANGE_CANDIDATES,
+  type CalibrationMethod,
+  type RangeCandidate,
+} from './int8-settings.js'
 
-export const DEFAULT_CALIBRATION_IMAGES = 64
-/** Images of the calibration source kept apart to choose the range method (never used for ranges). */
-export const HELDOUT_IMAGES = 32
-export const CALIBRATION_METHODS = ['auto', 'minmax', 'percentile'] as const
-export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number]
-
-/** A range method tried: min/max, or the p-quantile at each tail. */
-export interface RangeCandidate {
-  method: RangeMethod
-  percentile?: number
-}
-export const RANGE_CANDIDATES: readonly RangeCandidate[] = [
-  {method: 'minmax'},
-  {method: 'percentile', percentile: 0.9999},
-  {method: 'percentile', percentile: 0.99999},
-]
-export const DEFAULT_PERCENTILE = 0.9999
+export {
+  CALIBRATION_METHODS,
+  DEFAULT_CALIBRATION_IMAGES,
+  DEFAULT_PERCENTILE,
+  describeRangeCandidate,
+  HELDOUT_IMAGES,
+  RANGE_CANDIDATES,
+  type CalibrationMethod,
+  type RangeCandidate,
+} from './int8-settings.js'
 
 /** A part of POSTER++ kept in float32 in the int8 graph, by node name. */
 export interface FloatPart {
@@ -100,8 +102,6 @@ export interface Int8Report {
   seconds: {calibrate: number; select: number; verify: number}
 }
 
-const describe = (c: RangeCandidate): string =>
-  c.method === 'minmax' ? 'min/max' : `percentile ${((c.percentile ?? DEFAULT_PERCENTILE) * 100).toFixed(3).replace(/0+$/, '')}%`
 
 /** Quantise a built float32 POSTER++ model. Returns the int8 model (metadata filled in) and the report. */
 export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): Promise<{model: OnnxModel; report: Int8Report}> {
@@ -156,7 +156,7 @@ export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): 
       const reference = await runModel(floatPath, heldBatches, {threads: opts.threads})
       let bestError = Infinity
       for (const c of RANGE_CANDIDATES) {
-        status(`int8 with ${describe(c)} ranges on the held-out images`)
+        status(`int8 with ${describeRangeCandidate(c)} ranges on the held-out images`)
         const model = applyQdq(tiledFloat, plan, rangesBy(observers, c), policy).model
         const path = join(tmp, 'candidate.onnx')
         await writeModel(model, path)
@@ -208,7 +208,7 @@ export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): 
         format: 'QDQ',
         weights: `int8, symmetric per output channel (|q| <= ${weightMax})`,
         activations: 'uint8, asymmetric per tensor',
-        ranges: describe(chosen!),
+        ranges: describeRangeCandidate(chosen!),
         chosen_by: chosenBy,
         float32_parts: report.floatParts,
         prelu: 'uint8: y + (a - 1) min(y, 0) as QLinearLeakyRelu, QLinearMul, QLinearAdd',
@@ -250,4 +250,3 @@ function round(v: number, digits: number): number {
   return Math.round(v * f) / f
 }
 
-export {describe as describeRangeCandidate}

@@ -22,7 +22,7 @@ import {
   type ModelMeasurement,
 } from '../../src/bench/measure.js'
 import {benchRows} from '../../src/bench/report.js'
-import {evalEntry, modelEntry} from '../../src/bench/entries.js'
+import {evalEntry, int8Entry, modelEntry} from '../../src/bench/entries.js'
 import {benchPlan} from '../../src/bench/plan.js'
 import {runBench} from '../../src/bench/run.js'
 import type {Sample} from '../../src/bench/types.js'
@@ -143,6 +143,27 @@ describe('bench aggregation and report', () => {
     ], 11)!
     expect(e.ratioToModel).toBeCloseTo(7 / 11, 9)
     expect(e.classifyRatioToModel).toBeCloseTo(70 / 8.5 / 11, 9)
+  })
+
+  it('int8: medians of the paired runs per batch, the conversion, and their rows (with the CPU flags)', async () => {
+    const pair = (run: number, f: number, i: number, speedup: number) => ({
+      kind: 'pair' as const, batch: 8, calls: 4, float32: {imagesPerSecond: f, callMsMedian: 8000 / f, sessionMs: 400},
+      int8: {imagesPerSecond: i, callMsMedian: 8000 / i, sessionMs: 600}, speedup, run, peakRssMb: 900 + run, wallSeconds: 9,
+    })
+    const conversion = {kind: 'convert' as const, source: 'deterministic' as const, dtype: 'int8' as const, seconds: 61.5, bytes: 53_600_000, run: 1, peakRssMb: 1700, wallSeconds: 62}
+    const e = await int8Entry('/int8.onnx', model, conversion, [[], [pair(1, 10, 21, 2.1), pair(2, 12, 24, 2.0), pair(3, 11, 25, 2.3)], []])
+    expect(e.batches).toHaveLength(1)
+    expect(e.batches[0]).toMatchObject({batch: 8, calls: 4, peakRssMb: 902})
+    expect(e.batches[0]!.speedup.median).toBe(2.1)
+    expect(e.batches[0]!.int8ImagesPerSecond.median).toBe(24)
+    expect(e.conversion).toMatchObject({seconds: 61.5, bytes: 53_600_000, peakRssMb: 1700})
+    expect(e.conversion!.float32Bytes).toBeGreaterThan(0) // the tiny model's size, read from disk
+    const result = {machine: {cpu: 'AMD EPYC 7B13', cpuFlags: ['avx2', 'fma']}, int8: e} as unknown as Parameters<typeof benchRows>[0]
+    const rows = benchRows({...result, model: {path: '/m', bytes: 1, source: 'deterministic', note: ''}, modelOnly: [], preprocess: [], eval: [], convert: [], pytorch: {eager: []}, errors: []} as unknown as Parameters<typeof benchRows>[0])
+    const speed = rows.find((r) => r.measurement.startsWith('model-only int8'))!
+    expect(speed).toMatchObject({batch: 8, imagesPerSecond: 24})
+    expect(speed.notes).toMatch(/^×2\.10 float32 \(median of 4 paired calls, runs 2\.00–2\.30\)/)
+    expect(rows.find((r) => r.measurement === 'CPU')!.notes).toMatch(/AMD EPYC 7B13; avx2 fma; no VNNI/)
   })
 
   it('plans: full, quick and overridden', () => {
