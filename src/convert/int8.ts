@@ -92,8 +92,9 @@ export interface Int8Report {
   candidates: CandidateResult[]
   heldoutImages: number
   floatParts: string[]
-  /** Nodes of each kind the QDQ graph computes in int8, and in onnxruntime's optimised graph for this CPU. */
+  /** How many nodes of the QDQ graph compute in int8. */
   int8Nodes: number
+  /** Node counts per op type of the graph onnxruntime optimised for this CPU (QLinearConv, QGemm, ...). */
   optimizedOps: Record<string, number>
   preluTiled: number
   /** BatchNormalizations computed as depthwise 1×1 QLinearConv. */
@@ -101,7 +102,6 @@ export interface Int8Report {
   weightMax: number
   seconds: {calibrate: number; select: number; verify: number}
 }
-
 
 /** Quantise a built float32 POSTER++ model. Returns the int8 model (metadata filled in) and the report. */
 export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): Promise<{model: OnnxModel; report: Int8Report}> {
