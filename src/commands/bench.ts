@@ -19,6 +19,9 @@ export default class Bench extends PosterCommand {
                 alternated in one process: the share detection adds to inference
   convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
                 deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
+  int8          the deterministic POSTER++ converted to int8 once (time, size, calibration, the int8 kernels
+                onnxruntime runs), then float32 and int8 open side by side in one process, calls alternating, at
+                batch 1, 8, 32: both images/s and their ratio; and the CPU's SIMD flags (VNNI or not)
 
 Without --model the real POSTER++ graph with deterministic UNTRAINED weights is built once into the cache (same speed as the trained model, chance-level accuracy). Generated datasets are cached too.
 
@@ -32,6 +35,7 @@ ${EXIT_CODES_HELP}`
     {description: 'Full benchmark (a few minutes)', command: '<%= config.bin %> bench'},
     {description: 'Smoke run', command: '<%= config.bin %> bench --quick'},
     {description: 'Only what the face detector adds, and the video path', command: '<%= config.bin %> bench --parts faces,video'},
+    {description: 'int8 beside float32 on this CPU', command: '<%= config.bin %> bench --parts int8'},
     {description: 'Your converted model, 5 runs each', command: '<%= config.bin %> bench --model rafdb.onnx --runs 5'},
     {description: 'The released RAF-DB checkpoint (downloaded and converted once, as eval does)', command: '<%= config.bin %> bench --model rafdb --quick'},
     {

@@ -33,7 +33,17 @@ export interface MetricsFile extends ClassificationMetrics {
   paper: {accuracy: number; benchmark: string} | null
   calibration: CalibrationBin[]
   label_order: LabelOrderFinding
-  model: {spec: string; path: string; sha256: string; source: string; labels: string[]; labels_source: string; providers: string[]}
+  model: {
+    spec: string
+    path: string
+    sha256: string
+    source: string
+    labels: string[]
+    labels_source: string
+    providers: string[]
+    /** The model's weights_dtype metadata (float32, float16, int8) when it has one: which run was the int8 one. */
+    weights_dtype?: string
+  }
   dataset: {
     root: string
     format: string
@@ -167,6 +177,7 @@ export function buildMetricsFile(inp: MetricsInputs, where: string): ScoredRun {
       labels: inp.modelLabels,
       labels_source: model.labels ? model.labelsSource : 'dataset',
       providers: model.session.providers,
+      ...(model.metadata.weights_dtype ? {weights_dtype: model.metadata.weights_dtype} : {}),
     },
     dataset: {
       root: dataset.root,
