@@ -84,6 +84,7 @@ describe('poster convert --dtype int8', () => {
     expect(out).toContain(`poster eval ${data} --model ${checkpoint} --out runs/fp32`)
     expect(out).toContain(`poster eval ${data} --model ${int8} --out runs/int8`)
     expect(out).toContain('poster check runs/int8 --baseline runs/fp32')
+    expect(out).not.toContain('warning:')
   })
 
   it('writes int8 metadata: what it was calibrated on, the range method, the held-out agreement', async () => {
