@@ -21,6 +21,9 @@ export default class Bench extends PosterCommand {
                 images/s and peak RSS of reading, decoding, hashing and the duplicate search, once
   convert       checkpoint → ONNX when POSTER_BENCH_CHECKPOINT names a .pth, else the graph build + write from
                 deterministic weights (labelled so); fp16 file size and max |Δlogit| against fp32
+  int8          the deterministic POSTER++ converted to int8 once (time, size, calibration, the int8 kernels
+                onnxruntime runs), then float32 and int8 open side by side in one process, calls alternating, at
+                batch 1, 8, 32: both images/s and their ratio; and the CPU's SIMD flags (VNNI or not)
 
 On a GPU (--device cuda or webgpu): model-only and eval at batch 1, 8, 32, 64 and 128 (256 images per model-only measurement, 280-image eval sets), and decode+preprocess, the CPU side that has to keep up; the header names the GPU (nvidia-smi, vulkaninfo). --dtype fp16 runs the model's float16-compute copy. The provider is probed first: if it does not load, the message says what to install (see poster doctor). On software Vulkan (lavapipe, ~0.2 images/s) use --quick --batch-sizes 1,2.
 
@@ -36,6 +39,7 @@ ${EXIT_CODES_HELP}`
     {description: 'Full benchmark (a few minutes)', command: '<%= config.bin %> bench'},
     {description: 'Smoke run', command: '<%= config.bin %> bench --quick'},
     {description: 'Only what the face detector adds, and the video path', command: '<%= config.bin %> bench --parts faces,video'},
+    {description: 'int8 beside float32 on this CPU', command: '<%= config.bin %> bench --parts int8'},
     {description: 'Your converted model, 5 runs each', command: '<%= config.bin %> bench --model rafdb.onnx --runs 5'},
     {description: 'On an NVIDIA GPU: model-only and eval at batch 1 to 128, float32 then float16', command: '<%= config.bin %> bench --device cuda && <%= config.bin %> bench --device cuda --dtype fp16'},
     {description: 'WebGPU on software Vulkan (a correctness smoke run, not a speed figure)', command: '<%= config.bin %> bench --device webgpu --quick --batch-sizes 1,2 --parts model'},

@@ -150,6 +150,7 @@ function int8Lines(result: ConvertResult): string[] {
   }
   const ops = KERNELS.filter((k) => r.optimizedOps[k]).map((k) => `${r.optimizedOps[k]} ${k}`)
   lines.push(`  onnxruntime runs: ${ops.join(', ')}; float32: ${r.floatParts.join(', ')}`)
+  for (const w of r.warnings) lines.push(`  warning: ${w}`)
   return lines
 }
 

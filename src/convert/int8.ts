@@ -92,16 +92,18 @@ export interface Int8Report {
   candidates: CandidateResult[]
   heldoutImages: number
   floatParts: string[]
-  /** Nodes of each kind the QDQ graph computes in int8, and in onnxruntime's optimised graph for this CPU. */
+  /** How many nodes of the QDQ graph compute in int8. */
   int8Nodes: number
+  /** Node counts per op type of the graph onnxruntime optimised for this CPU (QLinearConv, QGemm, ...). */
   optimizedOps: Record<string, number>
   preluTiled: number
   /** BatchNormalizations computed as depthwise 1×1 QLinearConv. */
   batchNormsAsConv: number
   weightMax: number
+  /** Int8 nodes onnxruntime did not fuse into its int8 kernels (they then run in float32 between Q and DQ). */
+  warnings: string[]
   seconds: {calibrate: number; select: number; verify: number}
 }
-
 
 /** Quantise a built float32 POSTER++ model. Returns the int8 model (metadata filled in) and the report. */
 export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): Promise<{model: OnnxModel; report: Int8Report}> {
@@ -184,6 +186,8 @@ export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): 
     await writeOptimizedModel(bestPath, optimized, {threads: opts.threads})
     const optimizedOps = await readOpCounts(optimized)
     const t3 = performance.now()
+    const warnings = kernelWarnings(float, plan.int8Nodes, optimizedOps)
+    for (const w of warnings) status(`warning: ${w}`)
 
     const report: Int8Report = {
       calibration: {...listing.from, images, skipped, notes: listing.notes},
@@ -198,6 +202,7 @@ export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): 
       preluTiled: tiled,
       batchNormsAsConv: batchNorms,
       weightMax,
+      warnings,
       seconds: {calibrate: s(t1 - t0), select: s(t2 - t1), verify: s(t3 - t2)},
     }
     const chosenResult = candidates.find((c) => c.method === chosen!.method && c.percentile === chosen!.percentile)
@@ -233,6 +238,22 @@ export async function quantizePosterModel(built: OnnxModel, opts: Int8Options): 
   } finally {
     await rm(tmp, {recursive: true, force: true})
   }
+}
+
+/** Compare the int8 Conv/Gemm/MatMul nodes planned with the int8 kernels in onnxruntime's optimised graph. */
+export function kernelWarnings(model: OnnxModel, int8Nodes: ReadonlySet<string>, ops: Record<string, number>): string[] {
+  const planned = (op: string) => model.graph.nodes.filter((n) => n.op === op && int8Nodes.has(n.name)).length
+  const have = (...names: string[]) => names.reduce((sum, k) => sum + (ops[k] ?? 0), 0)
+  const out: string[] = []
+  const check = (op: string, kernels: string[]) => {
+    const want = planned(op)
+    const got = have(...kernels)
+    if (got < want) out.push(`onnxruntime fused ${got} of the ${want} int8 ${op} nodes into ${kernels.join('/')}; the rest run in float32`)
+  }
+  check('Conv', ['QLinearConv'])
+  check('MatMul', ['QLinearMatMul', 'MatMulIntegerToFloat'])
+  check('Gemm', ['QGemm'])
+  return out
 }
 
 function rangesBy(observers: Map<string, RangeObserver>, c: RangeCandidate): Map<string, Range> {

@@ -33,7 +33,19 @@ export interface MetricsFile extends ClassificationMetrics {
   paper: {accuracy: number; benchmark: string} | null
   calibration: CalibrationBin[]
   label_order: LabelOrderFinding
-  model: {spec: string; path: string; sha256: string; source: string; labels: string[]; labels_source: string; providers: string[]; dtype?: 'fp16'}
+  model: {
+    spec: string
+    path: string
+    sha256: string
+    source: string
+    labels: string[]
+    labels_source: string
+    providers: string[]
+    /** The model's weights_dtype metadata (float32, float16, int8) when it has one: which run was the int8 one. */
+    weights_dtype?: string
+    /** fp16 when the run computed in float16 (--dtype fp16 on a GPU). */
+    dtype?: 'fp16'
+  }
   dataset: {
     root: string
     format: string
@@ -170,6 +182,7 @@ export function buildMetricsFile(inp: MetricsInputs, where: string): ScoredRun {
       labels_source: model.labels ? model.labelsSource : 'dataset',
       providers: model.session.providers,
       ...(model.dtype === 'fp16' ? {dtype: 'fp16' as const} : {}),
+      ...(model.metadata.weights_dtype ? {weights_dtype: model.metadata.weights_dtype} : {}),
     },
     dataset: {
       root: dataset.root,

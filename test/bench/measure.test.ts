@@ -159,7 +159,7 @@ describe('bench aggregation and report', () => {
     expect(e.conversion).toMatchObject({seconds: 61.5, bytes: 53_600_000, peakRssMb: 1700})
     expect(e.conversion!.float32Bytes).toBeGreaterThan(0) // the tiny model's size, read from disk
     const result = {machine: {cpu: 'AMD EPYC 7B13', cpuFlags: ['avx2', 'fma']}, int8: e} as unknown as Parameters<typeof benchRows>[0]
-    const rows = benchRows({...result, model: {path: '/m', bytes: 1, source: 'deterministic', note: ''}, modelOnly: [], preprocess: [], eval: [], convert: [], pytorch: {eager: []}, errors: []} as unknown as Parameters<typeof benchRows>[0])
+    const rows = benchRows({...result, settings: {}, model: {path: '/m', bytes: 1, source: 'deterministic', note: ''}, modelOnly: [], preprocess: [], eval: [], convert: [], pytorch: {eager: []}, errors: []} as unknown as Parameters<typeof benchRows>[0])
     const speed = rows.find((r) => r.measurement.startsWith('model-only int8'))!
     expect(speed).toMatchObject({batch: 8, imagesPerSecond: 24})
     expect(speed.notes).toMatch(/^×2\.10 float32 \(median of 4 paired calls, runs 2\.00–2\.30\)/)

@@ -84,6 +84,7 @@ describe('poster convert --dtype int8', () => {
     expect(out).toContain(`poster eval ${data} --model ${checkpoint} --out runs/fp32`)
     expect(out).toContain(`poster eval ${data} --model ${int8} --out runs/int8`)
     expect(out).toContain('poster check runs/int8 --baseline runs/fp32')
+    expect(out).not.toContain('warning:')
   })
 
   it('writes int8 metadata: what it was calibrated on, the range method, the held-out agreement', async () => {
@@ -139,6 +140,10 @@ describe('poster convert --dtype int8', () => {
     expect(a.exit, a.stderr).toBe(0)
     const b = await cli('eval', [data, '--model', int8, '--out', join(runs, 'int8'), '--no-pictures'])
     expect(b.exit, b.stderr).toBe(0)
+    const {readFile} = await import('node:fs/promises')
+    const metrics = async (run: string) => JSON.parse(await readFile(join(runs, run, 'metrics.json'), 'utf8')) as {model: {weights_dtype?: string}}
+    expect((await metrics('int8')).model.weights_dtype).toBe('int8')
+    expect((await metrics('fp32')).model.weights_dtype).toBe('float32')
     const c = await cli('check', [join(runs, 'int8'), '--baseline', join(runs, 'fp32'), '--json'])
     const result = JSON.parse(c.stdout) as {verdict: string; paired: boolean; pairing: {pairs: number; rightToWrong: number; wrongToRight: number}}
     expect(c.exit).toBe(0)

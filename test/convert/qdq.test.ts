@@ -9,6 +9,7 @@ import {join} from 'node:path'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
+import {kernelWarnings} from '../../src/convert/int8.js'
 import {batchNormToDepthwiseConv, tilePreluSlopes} from '../../src/convert/rewrites.js'
 import {activationParams, applyQdq, planQdq, quantizeWeight, type Range} from '../../src/convert/qdq.js'
 import {RangeObserver} from '../../src/convert/ranges.js'
@@ -177,6 +178,11 @@ describe('applyQdq through onnxruntime', () => {
     expect(ops.Conv ?? 0).toBe(0)
     expect(ops.PRelu ?? 0).toBe(0)
     expect(ops.Gemm ?? 0).toBe(0)
+    expect(kernelWarnings(tiled.model, plan.int8Nodes, ops)).toEqual([])
+    // Had onnxruntime left a convolution unfused, the conversion would say so.
+    expect(kernelWarnings(tiled.model, plan.int8Nodes, {...ops, QLinearConv: 1})).toEqual([
+      'onnxruntime fused 1 of the 2 int8 Conv nodes into QLinearConv; the rest run in float32',
+    ])
 
     const ref = await run(model, 'float', input, n)
     const got = await run(q, 'int8-run', input, n)
