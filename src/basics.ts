@@ -65,7 +65,8 @@ export function parseTempName(name: string): {target: string; pid: number; host?
  */
 export const STALE_TEMP_MS = 60 * 60 * 1000
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -11,7 +11,7 @@ import {mkdir, open, readFile, rename, rm, stat, writeFile} from 'node:fs/promis
 import {hostname} from 'node:os'
 import {dirname, extname, join, resolve as resolvePath} from 'node:path'
 
-import {removeStaleTemps, sha256File, writeFileAtomic} from '../basics.js'
+import {removeStaleTemps, sha256File, writeFileAtomic, processAlive} from '../basics.js'
 import {cacheDir as defaultCacheDir, checkpointPath, convertedDir, hashIndexPath, onnxPath, stampPath} from './cache.js'
 import {downloadDriveFile, type DownloadOptions, type ProgressCallback} from './download.js'
 import {findModel, modelNames, type ModelEntry} from './registry.js'
@@ -171,15 +171,6 @@ async function fileHash(
     // The index only saves time: a read-only cache folder means hashing again next run, not failing this one.
   }
   return sha256
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 const LOCK_STALE_MS = 2 * 60 * 60 * 1000

@@ -8,7 +8,7 @@ import type {FaceStage, FacesMode} from '../faces/types.js'
 import type {PredictionRow} from '../report/predictions-csv.js'
 import type {BatchSizeSetting} from '../runtime/batch-size.js'
 import type {Device} from '../runtime/session.js'
-import type {ComputeDtype} from './model.js'
+import type {ComputeDtype, OpenedModel} from './model.js'
 import type {FfmpegBinary} from '../video/ffmpeg.js'
 
 /** Default output file, in the current folder. */
@@ -103,4 +103,23 @@ export interface VideoOptions {
   faceStage?: (kind: 'image' | 'video') => Promise<FaceStage>
   /** The ffmpeg to use (default: findFfmpeg()). */
   ffmpeg?: FfmpegBinary
+}
+
+/**
+ * What the model gives a predict run (images or videos): its class names (class_<i> with a warning when it has
+ * none) and whether landmarks are computed (for --landmarks, or for --overlay when the model has them).
+ */
+export function predictOutputs(opts: Pick<PredictOptions, 'landmarks' | 'overlay'>, model: OpenedModel, warnings: string[]): {classes: string[]; hasLandmarks: boolean; wantLandmarks: boolean} {
+  const C = model.numClasses
+  let classes = model.labels
+  if (!classes) {
+    classes = Array.from({length: C}, (_, i) => `class_${i}`)
+    warnings.push(`the model carries no class names (no 'labels' metadata, no --labels): columns are named class_0..class_${C - 1}`)
+  }
+  const hasLandmarks = model.session.landmarksName !== undefined
+  if (opts.landmarks && !hasLandmarks) {
+    throw new Error(`--landmarks: the model has no 'landmarks' output (outputs: ${model.session.signature.outputs.map((o) => o.name).join(', ')})`)
+  }
+  if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
+  return {classes, hasLandmarks, wantLandmarks: Boolean(opts.landmarks || (opts.overlay && hasLandmarks))}
 }

@@ -29,7 +29,7 @@ import {mapLandmarks, readItemBytes} from './inputs.js'
 import {openModel, type ComputeDtype, type OpenedModel} from './model.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput, type RunOutput} from './run-output.js'
-import {predictOutPath, type PredictOptions, type PredictSummary} from './predict-options.js'
+import {predictOutPath, predictOutputs, type PredictOptions, type PredictSummary} from './predict-options.js'
 import {facesOverlaySvg, overlayNames, type OverlayFace} from '../report/overlay.js'
 
 export {DEFAULT_PREDICT_OUT, predictOutPath, type PredictOptions, type PredictSummary} from './predict-options.js'
@@ -109,17 +109,7 @@ async function predictWithModel(
   const status = opts.onStatus ?? (() => {})
   const {items, warnings, shard} = run
   const C = model.numClasses
-  let classes = model.labels
-  if (!classes) {
-    classes = Array.from({length: C}, (_, i) => `class_${i}`)
-    warnings.push(`the model carries no class names (no 'labels' metadata, no --labels): columns are named class_0..class_${C - 1}`)
-  }
-  const hasLandmarks = model.session.landmarksName !== undefined
-  if (opts.landmarks && !hasLandmarks) {
-    throw new Error(`--landmarks: the model has no 'landmarks' output (outputs: ${model.session.signature.outputs.map((o) => o.name).join(', ')})`)
-  }
-  if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
-  const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
+  const {classes, wantLandmarks} = predictOutputs(opts, model, warnings)
   const mode: FacesMode = opts.faces ?? 'whole'
   const stage: FaceStage = await openFaceStage({mode, size: opts.faceSize})
   const decode = {formats: 'all' as const, ...(opts.maxPixels === undefined ? {} : {limitInputPixels: opts.maxPixels})}

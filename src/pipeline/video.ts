@@ -52,7 +52,7 @@ import type {FaceStage} from '../faces/types.js'
 import {mapLandmarks, readItemBytes, type ModelInput, type UnitSource} from './inputs.js'
 import type {OpenedModel} from './model.js'
 import {overlayNames, overlaySvg} from '../report/overlay.js'
-import type {PredictOptions, PredictSummary, VideoOptions} from './predict-options.js'
+import {predictOutputs, type PredictOptions, type PredictSummary, type VideoOptions} from './predict-options.js'
 import {runLoop} from './run-loop.js'
 import {openRunOutput} from './run-output.js'
 
@@ -206,18 +206,8 @@ export async function predictWithVideos(
   status(`videos: ffmpeg ${ffmpeg.version} (${ffmpeg.source === 'bundled' ? 'bundled with poster, @ffmpeg-installer/ffmpeg' : ffmpeg.source}: ${ffmpeg.path}; set POSTER_FFMPEG to use another), sampling ${describeSampling(sampling)}`)
 
   const C = model.numClasses
-  let classes = model.labels
-  if (!classes) {
-    classes = Array.from({length: C}, (_, i) => `class_${i}`)
-    warnings.push(`the model carries no class names (no 'labels' metadata, no --labels): columns are named class_0..class_${C - 1}`)
-  }
-  const hasLandmarks = model.session.landmarksName !== undefined
-  if (opts.landmarks && !hasLandmarks) {
-    throw new Error(`--landmarks: the model has no 'landmarks' output (outputs: ${model.session.signature.outputs.map((o) => o.name).join(', ')})`)
-  }
-  if (opts.overlay && !hasLandmarks) warnings.push("--overlay: the model has no 'landmarks' output; overlays show the predicted label only")
+  const {classes, wantLandmarks} = predictOutputs(opts, model, warnings)
   if (opts.overlay) warnings.push('--overlay draws images only; each video gets a timeline picture instead')
-  const wantLandmarks = Boolean(opts.landmarks || (opts.overlay && hasLandmarks))
 
   // The timelines' folder is checked (and made) before any frame is scored, not when the first video is done.
   await prepareOutputDir(v.timelines ?? defaultTimelineDir(run.output), '--timeline')

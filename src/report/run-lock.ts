@@ -9,6 +9,7 @@ import {promises as fsp} from 'node:fs'
 import {hostname} from 'node:os'
 
 import {readRegularText} from '../files.js'
+import {processAlive} from '../basics.js'
 
 /** A lock not refreshed for this long, held from another host, is taken to be left by a dead run. */
 export const STALE_MS = 10 * 60 * 1000
@@ -25,15 +26,6 @@ export class OutputLockedError extends Error {
       `${output} is being written by another poster run (pid ${owner.pid} on ${owner.host}, since ${owner.started}); ` +
         `wait for it to finish or choose another --out. If that run is gone, remove ${lockPath}.`,
     )
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
