@@ -70,6 +70,29 @@ describe('FaceDetector on real photographs', () => {
     expect(await detector.detect({width: 320, height: 240, data: noise})).toEqual([])
   })
 
+  it('confirms a confident candidate (first look ≥ confidentScore) by the first second look alone', async () => {
+    // A second look at 50× the face sees it as a speck: it confirms nothing. Faces the first look is sure of
+    // (both in this photo score ≥ 0.9) never take it; with the shortcut off (2) they must, and are lost.
+    const img = await decodeRgb(path.join(DIR, 'pair-400x200.jpg'))
+    const looks = [{model: 'front', scale: 2}, {model: 'front', scale: 50}] as const
+    const confident = await FaceDetector.open({secondLooks: looks})
+    const everyLook = await FaceDetector.open({secondLooks: looks, confidentScore: 2})
+    const strict = await FaceDetector.open({confidentScore: 2})
+    try {
+      const faces = await confident.detect(img)
+      expect(faces).toHaveLength(2)
+      // The default detector takes the same shortcut: the same faces, points the mean of the first and 2× looks,
+      // which the mean of the 2× and 3× looks (shortcut off) is not.
+      expect(await detector.detect(img)).toEqual(faces)
+      const both = await strict.detect(img)
+      expect(both).toHaveLength(2)
+      expect(faces.map((f) => f.eyeR.x)).not.toEqual(both.map((f) => f.eyeR.x))
+      expect(await everyLook.detect(img)).toEqual([])
+    } finally {
+      await Promise.all([confident.release(), everyLook.release(), strict.release()])
+    }
+  })
+
   it('looks at tiles only on large images, covering every pixel', () => {
     expect(firstLookRegions(640, 480)).toHaveLength(1)
     const regions = firstLookRegions(2400, 1800)
