@@ -12,7 +12,8 @@ import {cpus, loadavg} from 'node:os'
 import {readFile} from 'node:fs/promises'
 
 import {alignFace} from '../../src/faces/align.js'
-import {blazeFaceForInput} from '../../src/faces/blazeface-graph.js'
+import {blazeFaceForInput, padBlazeFaceChannels} from '../../src/faces/blazeface-graph.js'
+import {nchwcBlock} from '../../src/runtime/cpu.js'
 import {blazeFaceModelPaths, firstLookRegions, gridWindow, regionTensor, type Region} from '../../src/faces/detect.js'
 import {detectStage} from '../../src/faces/stage.js'
 import {decodeRgb} from '../../src/image/sharp.js'
@@ -27,9 +28,10 @@ const paths = blazeFaceModelPaths()
 const whole = firstLookRegions(img.width, img.height)[0]!
 const grid = gridWindow(img, whole, 256)
 const window = {x: grid.col * 32, y: grid.row * 32, width: grid.cols * 32, height: grid.rows * 32}
-const backBytes = await readFile(paths.back)
+// As the detector opens them: channels padded to the CPU's NCHWc block.
+const backBytes = padBlazeFaceChannels(await readFile(paths.back), nchwcBlock())
 const back = await openGenericModel(blazeFaceForInput(backBytes, {height: window.height, width: window.width}))
-const front = await openGenericModel(paths.front)
+const front = await openGenericModel(padBlazeFaceChannels(await readFile(paths.front), nchwcBlock()))
 const stage = await detectStage()
 const crops = await stage.crops(img, {relPath: photo})
 const face = crops[0]?.face

@@ -3,6 +3,10 @@ import {readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {availableParallelism, cpus, loadavg, totalmem} from 'node:os'
 
+import {cpuSimdFlags} from '../runtime/cpu.js'
+
+export {cpuSimdFlags}
+
 export interface MachineInfo {
   cpu: string
   /**
@@ -67,19 +71,3 @@ export function loadAverage(): [number, number, number] {
   return [r(a), r(b), r(c)]
 }
 
-const SIMD_FLAG = /^(sse4_1|sse4_2|avx|avx2|fma|f16c|avx512\w*|avx_vnni\w*|amx\w*)$/
-
-/** The SIMD flags of the first CPU in /proc/cpuinfo (Linux), sorted; [] elsewhere. */
-export function cpuSimdFlags(cpuinfo?: string): string[] {
-  let text = cpuinfo
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/cpuinfo', 'utf8')
-    } catch {
-      return []
-    }
-  }
-  const line = text.split('\n').find((l) => /^(flags|Features)\s*:/.test(l))
-  if (!line) return []
-  return [...new Set(line.split(':')[1]!.trim().split(/\s+/).filter((f) => SIMD_FLAG.test(f)))].sort()
-}

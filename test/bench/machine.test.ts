@@ -2,6 +2,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {cpuSimdFlags} from '../../src/bench/machine.js'
+import {nchwcBlock} from '../../src/runtime/cpu.js'
 
 describe('cpuSimdFlags', () => {
   it('keeps the SIMD flags of the first CPU, sorted and once each', () => {
@@ -14,5 +15,15 @@ describe('cpuSimdFlags', () => {
   it('nothing to read: no flags', () => {
     expect(cpuSimdFlags('')).toEqual([])
     expect(cpuSimdFlags('Features\t: fp asimd')).toEqual([])
+  })
+})
+
+describe('nchwcBlock', () => {
+  it("is MLAS's NCHWc channel block: 16 floats with AVX-512F, 8 with AVX2, 1 elsewhere", () => {
+    expect(nchwcBlock(['avx2', 'avx512f', 'fma'], 'x64')).toBe(16)
+    expect(nchwcBlock(['avx', 'avx2', 'fma'], 'x64')).toBe(8)
+    expect(nchwcBlock(['avx', 'sse4_2'], 'x64')).toBe(1)
+    expect(nchwcBlock([], 'arm64')).toBe(1)
+    expect(nchwcBlock(['avx512f'], 'arm64')).toBe(1)
   })
 })

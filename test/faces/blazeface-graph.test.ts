@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {blazeFaceAnchors, decodeCandidates, FULL_GRID, weightedNms, type GridWindow} from '../../src/faces/blazeface.js'
-import {blazeFaceForInput} from '../../src/faces/blazeface-graph.js'
+import {blazeFaceForInput, padBlazeFaceChannels} from '../../src/faces/blazeface-graph.js'
 import {blazeFaceModelPaths, firstLookRegions, gridWindow, regionTensor} from '../../src/faces/detect.js'
 import {decodeRgb} from '../../src/image/sharp.js'
 import {openGenericModel, type FloatTensor, type GenericModel} from '../../src/runtime/session.js'
@@ -101,5 +101,58 @@ describe('blazeFaceForInput', () => {
     const model = onnx.ModelProto.decode(backBytes)
     model.graph!.node![3]!.opType = 'Softmax'
     expect(() => blazeFaceForInput(onnx.ModelProto.encode(model).finish(), {height: 192, width: 256})).toThrow(/unexpected operator Softmax/)
+  })
+})
+
+describe('padBlazeFaceChannels', () => {
+  let img: Awaited<ReturnType<typeof decodeRgb>>
+  beforeAll(async () => {
+    img = await decodeRgb(PHOTO)
+  })
+  // Relative to the value's size (box regressions are in input pixels, up to hundreds).
+  const maxDiff = (a: FloatTensor[], b: FloatTensor[]) => {
+    expect(a.map((t) => t.dims)).toEqual(b.map((t) => t.dims))
+    let worst = 0
+    a.forEach((t, k) => t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[k]!.data[i]!) / (1 + Math.abs(b[k]!.data[i]!))))))
+    return worst
+  }
+  const convChannels = (bytes: Uint8Array) => {
+    const graph = onnx.ModelProto.decode(bytes).graph!
+    const dims = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', (t.dims ?? []).map(Number)]))
+    const headInputs = new Set((graph.node ?? []).filter((n) => n.opType === 'Transpose').flatMap((n) => n.input ?? []))
+    return {
+      ops: new Set((graph.node ?? []).map((n) => n.opType)),
+      // Output channels of every convolution that is not a head, and input channels of every one past the first.
+      inner: (graph.node ?? []).filter((n) => n.opType === 'Conv' && !headInputs.has(n.output![0]!)).map((n) => dims.get(n.input![1]!)![0]!),
+    }
+  }
+
+  for (const [kind, bytes, side] of [['back', backBytes, 256], ['front', frontBytes, 128]] as const)
+    for (const block of [16, 8]) {
+      it(`${kind} model, block ${block}: channels are multiples of the block, the outputs those of the package's graph`, async () => {
+        const padded = padBlazeFaceChannels(bytes, block)
+        const {ops, inner} = convChannels(padded)
+        expect(ops.has('Concat') || ops.has('ConstantOfShape')).toBe(false)
+        expect(inner.every((c) => c % block === 0), inner.join(' ')).toBe(true)
+        // Before: 24 (both), 28, 36, 42 (front) are not multiples of 16; with 8 only the front's 28, 36, 42 are not.
+        expect(convChannels(bytes).inner.some((c) => c % block !== 0)).toBe(block === 16 || kind === 'front')
+        const region = firstLookRegions(img.width, img.height)[0]!
+        const input = regionTensor(img, region, side)
+        const want = await run(await open(bytes), input, side, side)
+        const got = await run(await open(padded), input, side, side)
+        // Zero channels add nothing: only the order of float sums differs.
+        expect(maxDiff(got, want)).toBeLessThan(1e-4)
+        // And it composes with the window rewrite (the detector pads first, then sizes).
+        const window = blazeFaceForInput(padded, 'any')
+        expect(maxDiff(await run(await open(window), input, side, side), want)).toBeLessThan(1e-4)
+      })
+    }
+
+  it('block 1 changes no channel count; a graph with an operator it does not know is refused', () => {
+    expect(padBlazeFaceChannels(backBytes, 1)).toBe(backBytes)
+    const model = onnx.ModelProto.decode(frontBytes)
+    model.graph!.node![5]!.opType = 'Sigmoid'
+    expect(() => padBlazeFaceChannels(onnx.ModelProto.encode(model).finish(), 16)).toThrow(/unexpected operator Sigmoid/)
+    expect(() => padBlazeFaceChannels(frontBytes, 0)).toThrow(/positive integer/)
   })
 })
