@@ -325,26 +325,6 @@ export async function svgToJpeg(svg: string, width: number, height: number, qual
   return sharp(Buffer.from(svg, 'utf8')).resize(width, height, {fit: 'fill'}).removeAlpha().jpeg({quality}).toBuffer()
 }
 
-/**
- * Resizes RGB pixels with libvips (fast, native, not Pillow-exact): for inputs that need a good-enough small view
- * of the image, such as the face detector's, never for POSTER++'s input (preprocess.ts is the Pillow-exact path).
- */
-export async function resizeRgbFast(
-  img: RgbImage,
-  width: number,
-  height: number,
-  region?: {left: number; top: number; width: number; height: number},
-): Promise<RgbImage> {
-  const sharp = await loadSharp()
-  let pipeline = sharp(img.data, {raw: {width: img.width, height: img.height, channels: 3}})
-  if (region) pipeline = pipeline.extract(region)
-  const data = await pipeline
-    .resize(width, height, {fit: 'fill', kernel: 'linear'})
-    .raw()
-    .toBuffer()
-  return {width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length)}
-}
-
 /** Decodes a PNG (or any supported image) to raw pixels without conversion beyond 8 bits. */
 export async function decodeRaw(input: string | Uint8Array): Promise<{width: number; height: number; channels: number; data: Uint8Array}> {
   const sharp = await loadSharp()

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {alignFace, applySimilarity, fitSimilarity, invertSimilarity, RAFDB_TEMPLATE, type Similarity} from '../../src/faces/align.js'
+import {alignFace, applySimilarity, boxReduce, fitSimilarity, invertSimilarity, RAFDB_TEMPLATE, type Similarity} from '../../src/faces/align.js'
 import {mapLandmarks} from '../../src/pipeline/inputs.js'
 
 const rotScale = (deg: number, k: number, tx: number, ty: number): Similarity => ({
@@ -87,5 +87,30 @@ describe('alignFace', () => {
     const spread = Math.max(...image.data) - Math.min(...image.data)
     expect(Math.abs(mean - 127.5)).toBeLessThan(3)
     expect(spread).toBeLessThan(40)
+  })
+})
+
+describe('boxReduce', () => {
+  it('each reduced pixel is the mean of its f×f source pixels, black past the image', () => {
+    const w = 7
+    const h = 5
+    const data = new Uint8Array(w * h * 3)
+    for (let i = 0; i < data.length; i++) data[i] = (i * 37 + 11) % 251
+    const img = {width: w, height: h, data}
+    const f = 2
+    const r = boxReduce(img, 1, 0, 6, 5, f)
+    expect([r.width, r.height]).toEqual([3, 3])
+    for (let v = 0; v < 3; v++)
+      for (let u = 0; u < 3; u++)
+        for (let c = 0; c < 3; c++) {
+          let sum = 0
+          for (let dy = 0; dy < f; dy++)
+            for (let dx = 0; dx < f; dx++) {
+              const x = 1 + u * f + dx
+              const y = v * f + dy
+              if (x < w && y < h) sum += data[(y * w + x) * 3 + c]!
+            }
+          expect(r.data[(v * 3 + u) * 3 + c]).toBeCloseTo(sum / (f * f), 4)
+        }
   })
 })
