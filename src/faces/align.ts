@@ -133,6 +133,22 @@ export async function alignFace(img: RgbImage, face: Pick<DetectedFace, 'eyeR' |
       const wx = sx - fx
       const wy = sy - fy
       const o = (j * size + i) * 3
+      const p00 = (fy * sw + fx) * 3
+      const p10 = p00 + 3
+      const p01 = p00 + sw * 3
+      const p11 = p01 + 3
+      if (fx >= 0 && fy >= 0 && fx + 1 < sw && fy + 1 < sh) {
+        // All four neighbours inside (nearly every pixel): no weight tests.
+        const w00 = (1 - wx) * (1 - wy)
+        const w10 = wx * (1 - wy)
+        const w01 = (1 - wx) * wy
+        const w11 = wx * wy
+        for (let ch = 0; ch < 3; ch++) {
+          const v = w00 * data[p00 + ch]! + w10 * data[p10 + ch]! + w01 * data[p01 + ch]! + w11 * data[p11 + ch]!
+          out[o + ch] = v > 255 ? 255 : Math.round(v)
+        }
+        continue
+      }
       const inX0 = fx >= 0 && fx < sw
       const inX1 = fx + 1 >= 0 && fx + 1 < sw
       const inY0 = fy >= 0 && fy < sh
@@ -141,10 +157,6 @@ export async function alignFace(img: RgbImage, face: Pick<DetectedFace, 'eyeR' |
       const w10 = inX1 && inY0 ? wx * (1 - wy) : 0
       const w01 = inX0 && inY1 ? (1 - wx) * wy : 0
       const w11 = inX1 && inY1 ? wx * wy : 0
-      const p00 = (fy * sw + fx) * 3
-      const p10 = p00 + 3
-      const p01 = p00 + sw * 3
-      const p11 = p01 + 3
       for (let ch = 0; ch < 3; ch++) {
         const v =
           (w00 ? w00 * data[p00 + ch]! : 0) + (w10 ? w10 * data[p10 + ch]! : 0) + (w01 ? w01 * data[p01 + ch]! : 0) + (w11 ? w11 * data[p11 + ch]! : 0)
@@ -168,31 +180,27 @@ export function boxReduce(img: RgbImage, x0: number, y0: number, width: number, 
   const out = new Float32Array(rw * rh * 3)
   const {width: w, height: h, data} = img
   const inv = 1 / (f * f)
+  const stride = w * 3
   for (let v = 0; v < rh; v++) {
-    const top = y0 + v * f
-    const bottom = Math.min(h, top + f)
-    const row = v * rw * 3
-    // Sum f source rows into the output row, then scale.
-    for (let y = top; y < bottom; y++) {
-      const line = y * w * 3
-      for (let u = 0; u < rw; u++) {
-        const left = x0 + u * f
-        const right = Math.min(w, left + f)
-        let r = 0
-        let g = 0
-        let b = 0
-        for (let p = line + left * 3, end = line + right * 3; p < end; p += 3) {
+    const top = (y0 + v * f) * stride
+    const bottom = Math.min(h, y0 + v * f + f) * stride
+    for (let u = 0, o = v * rw * 3; u < rw; u++, o += 3) {
+      const left = (x0 + u * f) * 3
+      const right = Math.min(w, x0 + u * f + f) * 3
+      let r = 0
+      let g = 0
+      let b = 0
+      for (let row = top; row < bottom; row += stride) {
+        for (let p = row + left, end = row + right; p < end; p += 3) {
           r += data[p]!
           g += data[p + 1]!
           b += data[p + 2]!
         }
-        const o = row + u * 3
-        out[o] = out[o]! + r
-        out[o + 1] = out[o + 1]! + g
-        out[o + 2] = out[o + 2]! + b
       }
+      out[o] = r * inv
+      out[o + 1] = g * inv
+      out[o + 2] = b * inv
     }
-    for (let o = row, end = row + rw * 3; o < end; o++) out[o] = out[o]! * inv
   }
   return {width: rw, height: rh, data: out}
 }
