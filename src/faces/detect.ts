@@ -7,12 +7,14 @@
  * original image. The whole image gets one look with the 256×256 "back" model (faces down to about 1/20 of the
  * image side; larger images also get overlapping tiles). Then every candidate gets two closer looks: square
  * regions around it, at twice and three times the face's size, seen by the 128×128 "front" model (trained on faces
- * filling a large part of the frame). A candidate both do not confirm is dropped (animals, textures and paintings' patterns that fool the first look),
- * and the second looks' key points, measured at a higher resolution, replace the first's.
+ * filling a large part of the frame). A candidate both do not confirm is dropped (animals, textures and paintings'
+ * patterns that fool the first look), and the second looks' key points, measured at a higher resolution, replace
+ * the first's. A candidate the first look is sure of (confidentScore) takes the 2× look only.
  *
  * The back model is given only the part of its square input that holds the image, in whole cells of its
  * coarsest anchor grid (gridWindow, blazeface-graph.ts): letterbox bars are a quarter of the input for a 4:3
- * photo, three eighths for a 16:9 frame, and cost the model as much as the image.
+ * photo, three eighths for a 16:9 frame, and cost the model as much as the image. Both models' channels are
+ * padded to the CPU's NCHWc block (padBlazeFaceChannels), so onnxruntime keeps every feature map in that layout.
  */
 import {readFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
