@@ -312,7 +312,7 @@ export class FaceDetector {
 
   /** Faces in the image, left to right. */
   async detect(img: RgbImage): Promise<DetectedFace[]> {
-    // Looks are independent: they run side by side (each session has its own thread; resizing runs on libvips's).
+    // The first looks (whole image, tiles) are independent; onnxruntime-node runs each on this thread, in turn.
     const first = (await Promise.all(firstLookRegions(img.width, img.height).map((r) => this.look('back', img, r, this.opts.candidateScore)))).flat()
     // Candidates seen in several regions (the whole image and a tile) are merged before the second looks.
     const candidates = weightedNms(first).filter((c) => Math.max(c.w, c.h) >= this.opts.minFacePixels)
