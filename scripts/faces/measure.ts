@@ -32,7 +32,8 @@ interface RefFace {
 interface ReferencePhoto {
   file: string
   kind: 'faces' | 'none'
-  faces: Array<{box: [number, number, number, number]; eye_r: [number, number]; eye_l: [number, number]; nose: [number, number]; mouth: [number, number]}>
+  // No points (a stylised face dlib cannot landmark, a profile): counted for recall only.
+  faces: Array<{box: [number, number, number, number]; eye_r?: [number, number]; eye_l?: [number, number]; nose?: [number, number]; mouth?: [number, number]; no_points?: string}>
   ignore: Array<[number, number, number, number]>
 }
 
@@ -83,7 +84,13 @@ async function main() {
     const photos = (JSON.parse(readFileSync(refFile, 'utf8')) as {photos: ReferencePhoto[]}).photos
     const asBox = ([x, y, w, h]: number[]) => ({x: x!, y: y!, w: w!, h: h!})
     for (const p of photos.filter((q) => q.kind === 'faces'))
-      refs.set(p.file, p.faces.map((f) => ({box: asBox(f.box), points: {eyeR: pt(f.eye_r), eyeL: pt(f.eye_l), nose: pt(f.nose), mouth: pt(f.mouth)}})))
+      refs.set(
+        p.file,
+        p.faces.map((f) => ({
+          box: asBox(f.box),
+          points: f.eye_r && f.eye_l && f.nose && f.mouth && !f.no_points ? {eyeR: pt(f.eye_r), eyeL: pt(f.eye_l), nose: pt(f.nose), mouth: pt(f.mouth)} : undefined,
+        })),
+      )
     for (const p of photos) ignored.set(p.file, p.ignore.map(asBox))
     nonFaces = photos.filter((q) => q.kind === 'none').map((q) => q.file)
   } else {
