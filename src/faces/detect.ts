@@ -65,8 +65,8 @@ const SECOND_LOOKS: ReadonlyArray<{model: 'front' | 'back'; scale: number}> = [
 /**
  * confidentScore: measured on the first looks of 71 faces and 25 non-face images (scripts/faces/measure.ts): the
  * highest-scoring false candidate scored 0.785 (a cat's face), 54 of the 71 faces 0.85 or more. With one
- * confirming look for those, all 71 faces are still found and the same 1 false face, points median eyes 0.069,
- * nose 0.101, mouth 0.072 of the interocular distance (0.064 / 0.097 / 0.067 with both looks for every face), and a
+ * confirming look for those, all 71 faces are still found and the same 1 false face, points median eyes 0.067,
+ * nose 0.098, mouth 0.070 of the interocular distance (0.064 / 0.097 / 0.067 with both looks for every face), and a
  * portrait's face takes one look of the front model instead of two (3.3 of ~19 ms of CPU on a 640×480 photo).
  */
 export const DEFAULT_DETECTOR = {candidateScore: 0.3, confirmScore: 0.6, minFacePixels: 12, confidentScore: 0.85} as const
