@@ -8,6 +8,7 @@ eye (false dlib detections dropped, missed faces boxed by hand and landmarked by
 
     g++ -O2 -std=c++14 scripts/faces/dlib-reference.cpp $(pkg-config --cflags --libs dlib-1) -o /tmp/dlib-reference
     /usr/bin/python3 scripts/faces/make-reference.py /tmp/dlib-reference > /tmp/faces-reference.json
+    /usr/bin/python3 scripts/faces/make-reference.py /tmp/dlib-reference PAINTINGS_DIR > /tmp/with-paintings.json
 
 Per face: box [x, y, w, h] and eye_r, eye_l (centres of dlib points 36-41 / 42-47: the subject's right eye is on
 the image's left), nose (point 30, the tip), mouth (centre of points 48-67). `ignore`: regions where a detection
@@ -72,5 +73,23 @@ for file, what, ignore in [
     (f'{DLIB}/mmod_cars_test_image.jpg', 'cars on a road', []), (f'{DLIB}/mmod_cars_test_image2.jpg', 'cars, 2482x614', []),
 ]:
     photos.append({'file': file, 'kind': 'none', 'what': what, 'faces': [], 'ignore': ignore})
+
+# Paintings, when a folder of them is given as the second argument: the public-domain examples of
+# github.com/jcjohnson/neural-style (examples/inputs/*.jpg; fetched by hand, never shipped).
+paintings = sys.argv[2] if len(sys.argv) > 2 else None
+if paintings:
+    for name in ('frida_kahlo', 'picasso_selfport1907', 'woman-with-hat-matisse'):
+        file = f'{paintings}/{name}.jpg'
+        faces = [{'box': f['box'], **points(f['points']), 'source': 'dlib hog'} for f in dlib_run(['--upsample', '1', file])[0]['faces']]
+        photos.append({'file': file, 'kind': 'faces', 'what': 'painting', 'faces': faces, 'ignore': []})
+    # Escher's self-portrait in a reflecting sphere: dlib misses it; hand box, dlib's points on it.
+    file = f'{paintings}/escher_sphere.jpg'
+    faces = [{'box': f['box'], **points(f['points']), 'source': 'hand box + dlib points'} for f in dlib_run(['--boxes', file, '420', '440', '100', '120'])[0]['faces']]
+    photos.append({'file': file, 'kind': 'faces', 'what': 'etching, a face reflected in a sphere', 'faces': faces, 'ignore': []})
+    # The Scream: a stylised face dlib neither finds nor landmarks (recall only).
+    photos.append({'file': f'{paintings}/the_scream.jpg', 'kind': 'faces', 'what': 'painting, stylised face',
+                   'faces': [{'box': [550, 770, 160, 170], 'no_points': 'stylised face: no dlib reference'}], 'ignore': []})
+    for name in ('starry_night', 'shipwreck'):
+        photos.append({'file': f'{paintings}/{name}.jpg', 'kind': 'none', 'what': 'painting without faces', 'faces': [], 'ignore': []})
 
 json.dump({'generator': 'scripts/faces/make-reference.py', 'photos': photos}, sys.stdout, indent=1)
