@@ -7,10 +7,12 @@
  * - text from files made safe to show on a terminal.
  */
 import {createHash, randomBytes} from 'node:crypto'
-import {createReadStream, promises as fsp, constants as fsc} from 'node:fs'
+import {promises as fsp, constants as fsc} from 'node:fs'
 import * as fs from 'node:fs'
 import {hostname} from 'node:os'
 import * as path from 'node:path'
+
+import {openRegularFile} from './files.js'
 
 /** Height and width of the model input: POSTER++'s 224×224 crops. */
 export const INPUT_SIZE = 224
@@ -20,8 +22,14 @@ export const INPUT_NUMEL = 3 * INPUT_SIZE * INPUT_SIZE
 
 /** SHA-256 of a file's bytes, hex, streamed (a 240 MB checkpoint is never held in memory). */
 export async function sha256File(file: string | Buffer, opts: {signal?: AbortSignal} = {}): Promise<string> {
+  // Regular files only: a FIFO named as a model would block the hash forever.
+  const {handle} = await openRegularFile(file)
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(file, {highWaterMark: 1 << 20, signal: opts.signal})) hash.update(chunk as Buffer)
+  try {
+    for await (const chunk of handle.createReadStream({highWaterMark: 1 << 20, signal: opts.signal, autoClose: false})) hash.update(chunk as Buffer)
+  } finally {
+    await handle.close().catch(() => undefined)
+  }
   return hash.digest('hex')
 }
 

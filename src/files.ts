@@ -82,8 +82,12 @@ export interface ReadRegularOptions {
  * EACCES, ...) are thrown as Node gives them. The type is checked on the open descriptor, so a path swapped
  * between a check and the read cannot slip through.
  */
-export async function readRegularFile(file: string | Buffer, opts: ReadRegularOptions = {}): Promise<Buffer> {
-  const limit = Math.min(opts.maxBytes ?? MAX_READ_BYTES, MAX_READ_BYTES)
+/**
+ * Opens a file for reading only if it is a regular file (links followed): opened without blocking (a FIFO with no
+ * writer would block the open itself forever), then checked on the handle, so nothing can swap the file between
+ * the check and the read. A folder gives EISDIR, anything else NotRegularFileError.
+ */
+export async function openRegularFile(file: string | Buffer): Promise<{handle: fsp.FileHandle; stats: Stats}> {
   let handle: fsp.FileHandle
   try {
     handle = await fsp.open(file, READ_FLAGS)
@@ -97,11 +101,22 @@ export async function readRegularFile(file: string | Buffer, opts: ReadRegularOp
     throw e
   }
   try {
-    const st = await handle.stat()
-    if (st.isDirectory()) {
+    const stats = await handle.stat()
+    if (stats.isDirectory()) {
       throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${shown(file)}'`), {code: 'EISDIR', errno: -21, syscall: 'read'})
     }
-    if (!st.isFile()) throw new NotRegularFileError(shown(file), specialKind(st))
+    if (!stats.isFile()) throw new NotRegularFileError(shown(file), specialKind(stats))
+    return {handle, stats}
+  } catch (e) {
+    await handle.close().catch(() => undefined)
+    throw e
+  }
+}
+
+export async function readRegularFile(file: string | Buffer, opts: ReadRegularOptions = {}): Promise<Buffer> {
+  const limit = Math.min(opts.maxBytes ?? MAX_READ_BYTES, MAX_READ_BYTES)
+  const {handle, stats: st} = await openRegularFile(file)
+  try {
     if (st.size > limit) throw new FileTooLargeError(shown(file), st.size, limit)
     return await readAll(handle, st, limit, shown(file))
   } finally {

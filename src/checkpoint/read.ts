@@ -2,10 +2,10 @@
  * Reading PyTorch checkpoints (torch.save, zip and legacy formats) without Python and without executing
  * anything from the file.
  */
-import {open} from 'node:fs/promises'
 import type {FileHandle} from 'node:fs/promises'
 
 import {printable, sha256File} from '../basics.js'
+import {NotRegularFileError, openRegularFile} from '../files.js'
 import type {HostTensor, TensorMap} from '../tensor.js'
 import {CheckpointError} from './errors.js'
 import {ELEMENT_SIZE} from './dtypes.js'
@@ -168,8 +168,10 @@ function shortestFloat32(x: number): number {
 export async function readCheckpoint(path: string, opts: ReadCheckpointOptions = {}): Promise<Checkpoint> {
   let fh: FileHandle
   try {
-    fh = await open(path, 'r')
+    // Regular files only (a FIFO would block the open forever; a device never ends).
+    fh = (await openRegularFile(path)).handle
   } catch (err) {
+    if (err instanceof NotRegularFileError) throw new CheckpointError('io', `${printable(path)}: not a checkpoint file: it is ${err.kind}`, {path, cause: err})
     throw new CheckpointError('io', `${path}: cannot open the checkpoint: ${(err as Error).message}`, {path, cause: err})
   }
   try {

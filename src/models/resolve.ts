@@ -11,7 +11,8 @@ import {mkdir, open, readFile, rename, rm, stat, writeFile} from 'node:fs/promis
 import {hostname} from 'node:os'
 import {dirname, extname, join, resolve as resolvePath} from 'node:path'
 
-import {removeStaleTemps, sha256File, writeFileAtomic, processAlive} from '../basics.js'
+import {printable, removeStaleTemps, sha256File, writeFileAtomic, processAlive} from '../basics.js'
+import {specialKind} from '../files.js'
 import {cacheDir as defaultCacheDir, checkpointPath, convertedDir, hashIndexPath, onnxPath, stampPath} from './cache.js'
 import {downloadDriveFile, type DownloadOptions, type ProgressCallback} from './download.js'
 import {findModel, modelNames, type ModelEntry} from './registry.js'
@@ -334,6 +335,8 @@ export async function resolveModel(spec: string, opts: ResolveOptions): Promise<
   const path = resolvePath(trimmed)
   const st = await statFile(path)
   if (!st) {
+    const other = await stat(path).catch(() => undefined)
+    if (other) throw new Error(`the model ${printable(path)} is not a regular file (${specialKind(other)}): pass an .onnx file or a .pth checkpoint`)
     if (looksLikePath) {
       throw new Error(`no such model file: ${path} (or pass a known model name: ${modelNames().join(', ')})`)
     }

@@ -104,6 +104,19 @@ describe('poster eval on listed files that are not regular files', () => {
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('not a regular file (a FIFO)')
   })
+
+  it('a checkpoint or model that is a FIFO: convert, predict and eval refuse it at once, not waited on', () => {
+    const pipe = path.join(work, 'weights.pth')
+    expect(spawnSync('mkfifo', [pipe]).status).toBe(0)
+    const convert = poster(['convert', pipe, '--out', path.join(work, 'fifo.onnx')], {timeout: 30_000})
+    expect(convert.error, 'convert did not finish within 30 s').toBeUndefined()
+    expect(convert.status).toBe(1)
+    expect(convert.stderr).toContain('not a checkpoint file: it is a FIFO')
+    const predict = poster(['predict', path.join(aligned), '--model', pipe, '--out', path.join(work, 'fifo.csv')], {timeout: 30_000})
+    expect(predict.error, 'predict did not finish within 30 s').toBeUndefined()
+    expect(predict.status).toBe(1)
+    expect(predict.stderr).toContain('is not a regular file (a FIFO)')
+  })
 })
 
 describe('outputs that are not regular files or creatable paths (item 7)', () => {
