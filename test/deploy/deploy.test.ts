@@ -349,9 +349,9 @@ describe('deploy/github/accuracy.yml: the accuracy gate and how its baseline is 
     mkdirSync(checkout)
     symlinkSync(path.join(ROOT, 'bin'), path.join(checkout, 'bin'))
     const steps = (job: string) => workflow.jobs[job]!.steps.filter((s) => s.id?.startsWith('poster-'))
-    const runStep = (job: string, id: string, modelPath: string) => {
+    const runStep = (job: string, id: string, modelPath: string, env: Record<string, string> = {}) => {
       const step = steps(job).find((s) => s.id === id)!
-      return run('bash', ['-e', '-c', step.run!], {cwd: checkout, env: {...workflow.env, RAFDB_DIR: raf, POSTER_MODEL: modelPath}})
+      return run('bash', ['-e', '-c', step.run!], {cwd: checkout, env: {...workflow.env, RAFDB_DIR: raf, POSTER_MODEL: modelPath, ...env}})
     }
     expect(steps('baseline').map((s) => s.id)).toEqual(['poster-baseline'])
     expect(steps('gate').map((s) => s.id)).toEqual(['poster-evaluate', 'poster-check'])
@@ -360,6 +360,13 @@ describe('deploy/github/accuracy.yml: the accuracy gate and how its baseline is 
     expect(none.status).toBe(1)
     expect(none.stdout).toMatch(/no baseline yet: run this workflow on the default branch first/)
 
+    // The subset is stratified: 2 per class gives 14 of the 28 images, 2 of each class.
+    const small = runStep('baseline', 'poster-baseline', model, {POSTER_PER_CLASS: '2'})
+    expect(small.status, small.stderr).toBe(0)
+    const smallMetrics = JSON.parse(readFileSync(path.join(checkout, 'runs', 'baseline', 'metrics.json'), 'utf8'))
+    expect(smallMetrics.n_images).toBe(14)
+    expect(smallMetrics.per_class.map((c: {support: number}) => c.support)).toEqual([2, 2, 2, 2, 2, 2, 2])
+    rmSync(path.join(checkout, 'runs', 'baseline'), {recursive: true})
     const base = runStep('baseline', 'poster-baseline', model)
     expect(base.status, base.stderr).toBe(0)
     expect(JSON.parse(readFileSync(path.join(checkout, 'runs', 'baseline', 'metrics.json'), 'utf8')).n_images).toBe(28)
