@@ -70,6 +70,30 @@ export function labelKey(name: string): string {
  * Resolve a `--labels` value: a registry id (rafdb, affectnet7, affectnet8, caers) or a comma-separated list
  * of names in class order.
  */
+/** Longest class name accepted (names become CSV column names, report headings and folder names). */
+export const MAX_CLASS_NAME = 128
+
+/**
+ * Class names must be printable (they are written to terminals, CSV headers, reports and folder names: a control
+ * character, a bidirectional override or a lone surrogate would rewrite what the user sees), non-empty, at most
+ * MAX_CLASS_NAME characters, and distinct as matched (labelKey). `from` says where they came from, for the error.
+ */
+export function checkClassNames(names: readonly string[], from: string): void {
+  const seen = new Map<string, string>()
+  names.forEach((n, i) => {
+    const shown = JSON.stringify(n).replace(new RegExp(UNPRINTABLE_NAME.source, 'g'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    if (UNPRINTABLE_NAME.test(n)) throw new Error(`${from}: class ${i} ${shown} holds a control or direction-changing character`)
+    if (n.trim().length === 0) throw new Error(`${from}: class ${i} has an empty name`)
+    if (n.length > MAX_CLASS_NAME) throw new Error(`${from}: class ${i} is ${n.length} characters long (at most ${MAX_CLASS_NAME})`)
+    const k = labelKey(n)
+    const before = seen.get(k)
+    if (before !== undefined) throw new Error(`${from}: "${before}" and ${shown} name the same class (${k})`)
+    seen.set(k, n)
+  })
+}
+
+const UNPRINTABLE_NAME = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 export function parseLabels(spec: string): string[] {
   const known = LABEL_SETS[spec.trim().toLowerCase()]
   if (known) return [...known.names]
@@ -85,6 +109,7 @@ export function parseLabels(spec: string): string[] {
     if (seen.has(k)) throw new Error(`--labels names "${n}" twice (as ${k})`)
     seen.add(k)
   }
+  checkClassNames(names, '--labels')
   return names
 }
 

@@ -4,7 +4,7 @@
  */
 
 import {INPUT_NUMEL} from '../basics.js'
-import {parseLabels} from '../datasets/labels.js'
+import {checkClassNames, parseLabels} from '../datasets/labels.js'
 import {cacheDir, stampPath} from '../models/cache.js'
 import {keepOneOptimizedCopy, optimizedPath, touchUsed} from '../models/cache-entries.js'
 import {cachedSha256, resolveModel, type ResolvedModel} from '../models/resolve.js'
@@ -100,6 +100,14 @@ export async function openModel(spec: string, opts: OpenModelOptions = {}): Prom
       }
     } catch {
       // A malformed labels entry is treated as absent: names then come from the registry or the dataset.
+    }
+    if (labels) {
+      try {
+        checkClassNames(labels, "the model's 'labels' metadata")
+      } catch (error) {
+        await session.release()
+        throw new Error(`${(error as Error).message}: pass --labels to name the classes`)
+      }
     }
   }
   if (!labels && resolved.labels) {
