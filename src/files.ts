@@ -76,13 +76,6 @@ export interface ReadRegularOptions {
 }
 
 /**
- * A regular file's bytes, links followed; anything else refused before a byte is read: NotRegularFileError for
- * FIFOs, sockets, devices (a link to /dev/zero) and folders (code EISDIR, as fs.readFile says), FileTooLargeError
- * past `maxBytes` (a file that grows while read is cut off at the limit and refused too). Open errors (ENOENT,
- * EACCES, ...) are thrown as Node gives them. The type is checked on the open descriptor, so a path swapped
- * between a check and the read cannot slip through.
- */
-/**
  * Opens a file for reading only if it is a regular file (links followed): opened without blocking (a FIFO with no
  * writer would block the open itself forever), then checked on the handle, so nothing can swap the file between
  * the check and the read. A folder gives EISDIR, anything else NotRegularFileError.
@@ -113,6 +106,13 @@ export async function openRegularFile(file: string | Buffer): Promise<{handle: f
   }
 }
 
+/**
+ * A regular file's bytes, links followed; anything else refused before a byte is read: NotRegularFileError for
+ * FIFOs, sockets, devices (a link to /dev/zero) and folders (code EISDIR, as fs.readFile says), FileTooLargeError
+ * past `maxBytes` (a file that grows while read is cut off at the limit and refused too). Open errors (ENOENT,
+ * EACCES, ...) are thrown as Node gives them. The type is checked on the open descriptor, so a path swapped
+ * between a check and the read cannot slip through.
+ */
 export async function readRegularFile(file: string | Buffer, opts: ReadRegularOptions = {}): Promise<Buffer> {
   const limit = Math.min(opts.maxBytes ?? MAX_READ_BYTES, MAX_READ_BYTES)
   const {handle, stats: st} = await openRegularFile(file)

@@ -21,9 +21,9 @@ import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 
 import type {RgbImage} from '../image/types.js'
+import {nchwcBlock} from '../runtime/cpu.js'
 import {openGenericModel, type GenericModel} from '../runtime/session.js'
 import {blazeFaceAnchors, decodeCandidates, FULL_GRID, weightedNms, type Anchor, type Candidate, type GridWindow} from './blazeface.js'
-import {nchwcBlock} from '../runtime/cpu.js'
 import {blazeFaceForInput, padBlazeFaceChannels} from './blazeface-graph.js'
 import type {DetectedFace} from './types.js'
 
