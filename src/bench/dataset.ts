@@ -12,7 +12,7 @@ import {join} from 'node:path'
 
 import {medianOf, summarize, type Summary} from './stats.js'
 import {formatDuration, formatNumber, type TableRow} from './table.js'
-import type {Sample} from './types.js'
+import type {Sample} from './stats.js'
 
 export const DATASET_IMAGES = {full: 20_000, quick: 1_000} as const
 

@@ -443,38 +443,3 @@ export function checkText(r: CheckResult, show = 10): string {
   lines.push('', r.clean ? `clean: no problems in ${r.images} images` : `${total} problem${total === 1 ? '' : 's'} found`)
   return lines.join('\n')
 }
-
-/** Write check.json and report.html (pairs with thumbnails) into `dir`, each atomically. */
-export async function writeCheckFiles(run: CheckRun, dir: string, opts: {maxPairs?: number} = {}): Promise<{json: string; html: string}> {
-  const [{mkdir}, {writeFileAtomic}, {thumbnailJpegDataUri}, {renderCheckHtml, thumbKey}] = await Promise.all([
-    import('node:fs/promises'),
-    import('../basics.js'),
-    import('../image/sharp.js'),
-    import('../report/dataset-check-html.js'),
-  ])
-  const out = path.resolve(dir)
-  await mkdir(out, {recursive: true})
-  const max = opts.maxPairs ?? 200
-  const r = run.result
-  const refs: ImageRef[] = [
-    ...r.leakage.pairs.slice(0, max).flatMap((l) => [l.train, l.held_out]),
-    ...r.problems.exact_duplicates.slice(0, max).flatMap((g) => g.images.slice(0, 3)),
-    ...r.problems.near_duplicates.slice(0, max).flatMap((x) => [x.a, x.b]),
-  ]
-  const thumbs = new Map<string, string>()
-  for (const ref of refs) {
-    const key = thumbKey(ref)
-    if (thumbs.has(key)) continue
-    const file = run.pathOf(ref)
-    if (!file) continue
-    try {
-      thumbs.set(key, await thumbnailJpegDataUri(file, 160))
-    } catch {
-      // A thumbnail is decoration; the pair is listed without it.
-    }
-  }
-  const files = {json: path.join(out, 'check.json'), html: path.join(out, 'report.html')}
-  await writeFileAtomic(files.json, JSON.stringify(r, null, 2) + '\n')
-  await writeFileAtomic(files.html, renderCheckHtml(r, thumbs, {maxPairs: max}))
-  return files
-}

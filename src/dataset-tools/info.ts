@@ -3,12 +3,11 @@
  * per class beside the official release's counts where they are known (official.ts), listed images that are
  * missing, rows left out and why (AffectNet codes 8-10, repeated listings), and, unless `sizes` is off, every
  * image's format and pixel size from its header (the first 64 KiB read, the whole file only when the header lies
- * further in). The class-balance chart is drawn by report/dataset-charts.ts.
+ * further in). Its files (info.json and the class-balance chart) are written by report/dataset-files.ts.
  */
 import {open, stat} from 'node:fs/promises'
 
 import type {Dataset} from '../datasets/index.js'
-import * as chartsModule from '../report/dataset-charts.js'
 import {ExistsCache, mapLimit} from '../datasets/fsutil.js'
 import {officialCounts} from './official.js'
 import {knownLabelSet, loadSplits, type SplitsOptions} from './splits.js'
@@ -215,32 +214,4 @@ export function infoText(info: DatasetInfo): string {
     }
   }
   return lines.join('\n')
-}
-
-/** The class-balance chart as SVG. */
-export function infoChartSvg(info: DatasetInfo): string {
-  const {classBalanceSvg} = chartsModule
-  return classBalanceSvg(
-    info.labels,
-    info.splits.map((s) => ({split: s.split, counts: s.classes.map((c) => c.images), official: s.classes.map((c) => c.official)})),
-    `Images per class: ${info.benchmark ?? info.label_set ?? info.format}`,
-  )
-}
-
-/** Write info.json, class-balance.svg and class-balance.png into `dir` (created), each atomically. */
-export async function writeInfoFiles(info: DatasetInfo, dir: string): Promise<{json: string; svg: string; png: string}> {
-  const [{mkdir}, {join, resolve}, {writeFileAtomic}, {svgToPng}] = await Promise.all([
-    import('node:fs/promises'),
-    import('node:path'),
-    import('../basics.js'),
-    import('../image/sharp.js'),
-  ])
-  const out = resolve(dir)
-  await mkdir(out, {recursive: true})
-  const files = {json: join(out, 'info.json'), svg: join(out, 'class-balance.svg'), png: join(out, 'class-balance.png')}
-  const svg = infoChartSvg(info)
-  await writeFileAtomic(files.json, JSON.stringify(info, null, 2) + '\n')
-  await writeFileAtomic(files.svg, svg)
-  await writeFileAtomic(files.png, await svgToPng(svg, {density: 144}))
-  return files
 }

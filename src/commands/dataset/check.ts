@@ -36,7 +36,7 @@ ${EXIT_CODES_HELP}`
 
   async run(): Promise<CheckResult> {
     const {args, flags} = await this.parse(DatasetCheck)
-    const {checkDataset, checkText, writeCheckFiles} = await import('../../dataset-tools/check.js')
+    const [{checkDataset, checkText}, {writeCheckFiles}] = await Promise.all([import('../../dataset-tools/check.js'), import('../../report/dataset-files.js')])
     const status = statusLine(this)
     const bar = progressBar(this, 'images')
     let run

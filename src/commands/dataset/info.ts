@@ -31,7 +31,7 @@ ${EXIT_CODES_HELP}`
 
   async run(): Promise<DatasetInfo & {files?: {json: string; svg: string; png: string}}> {
     const {args, flags} = await this.parse(DatasetInfoCommand)
-    const {datasetInfo, infoText, writeInfoFiles} = await import('../../dataset-tools/info.js')
+    const [{datasetInfo, infoText}, {writeInfoFiles}] = await Promise.all([import('../../dataset-tools/info.js'), import('../../report/dataset-files.js')])
     const status = statusLine(this)
     const bar = progressBar(this, 'images')
     let info: DatasetInfo
