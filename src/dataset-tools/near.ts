@@ -50,7 +50,9 @@ export function candidatePairs(
   const chunks = opts.maxBits + 1
   const bounds = chunkBounds(chunks)
   const group = opts.group ?? new Int32Array(count)
-  const groups = Math.max(-1, ...group) + 1
+  // A loop, not Math.max(...group): spread into arguments overflows the stack past ~100,000 images (AffectNet has 290,000).
+  let groups = 0
+  for (let i = 0; i < count; i++) if (group[i]! + 1 > groups) groups = group[i]! + 1
   interface Index {
     images: Uint32Array
     fh: Uint32Array

@@ -90,8 +90,9 @@ export function joinRuns(runs: readonly TrackStep[][], secondsPerPixel: number):
   const out: TrackStep[][] = []
   for (const run of runs) {
     const last = out[out.length - 1]
-    if (last && run.length > 0 && run[0]!.t0 - last[last.length - 1]!.t1 < secondsPerPixel) last.push(...run)
-    else out.push([...run])
+    // Steps appended one by one: push(...run) overflows the stack for runs of more than ~100,000 steps.
+    if (last && run.length > 0 && run[0]!.t0 - last[last.length - 1]!.t1 < secondsPerPixel) for (const step of run) last.push(step)
+    else out.push(run.slice())
   }
   return out
 }

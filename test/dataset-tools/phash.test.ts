@@ -102,4 +102,21 @@ describe('candidatePairs', () => {
     expect(brute.size).toBeGreaterThanOrEqual(20)
     expect(new Map(pairs.map((p) => [`${Math.min(p.a, p.b)}:${Math.max(p.a, p.b)}`, p.bits]))).toEqual(brute)
   })
+
+  it("takes AffectNet's size: 300,000 images (Math.max(...group) overflowed the stack past ~100,000)", () => {
+    const rand = mulberry32(5)
+    const n = 300_000
+    const hi = new Uint32Array(n * K)
+    const lo = new Uint32Array(n * K)
+    for (let i = 0; i < n; i++) {
+      hi[i * K] = (rand() * 2 ** 31) >>> 0
+      lo[i * K] = (rand() * 2 ** 32) >>> 0
+    }
+    // Two splits; an exact copy planted across them; crops (the 48 other hypotheses) not searched.
+    const group = new Int32Array(n).map((_, i) => (i < n / 2 ? 0 : 1))
+    hi[(n - 1) * K] = hi[7 * K]!
+    lo[(n - 1) * K] = lo[7 * K]!
+    const {pairs} = candidatePairs(hi, lo, n, {maxBits: 2, group, crops: () => false})
+    expect(pairs.map((p) => [Math.min(p.a, p.b), Math.max(p.a, p.b), p.bits])).toEqual([[7, n - 1, 0]])
+  })
 })

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {decodeRaw, svgToPng} from '../../src/image/sharp.js'
 import {classColors} from '../../src/report/charts.js'
-import {binSteps, timelineSvg, timeTicks} from '../../src/report/timeline.js'
+import {binSteps, joinRuns, timelineSvg, timeTicks} from '../../src/report/timeline.js'
 import {summarizeTracks, trackRuns, VideoSeries} from '../../src/video/series.js'
 
 const NAMES = ['Surprise', 'Fear', 'Disgust', 'Happiness', 'Sadness', 'Anger', 'Neutral']
@@ -68,5 +68,15 @@ describe('timeline', () => {
     const img = await decodeRaw(png)
     expect(img.width).toBe(960)
     expect(img.height).toBeGreaterThan(200)
+  })
+})
+
+describe('joinRuns', () => {
+  it('joins runs closer than a pixel column, runs of any length (push(...run) overflowed past ~100,000 steps)', () => {
+    const probs = [1, 0]
+    const long = Array.from({length: 200_000}, (_, i) => ({t0: 1 + i * 0.01, t1: 1 + (i + 1) * 0.01, probs}))
+    const joined = joinRuns([[{t0: 0, t1: 0.995, probs}], long, [{t0: 5000, t1: 5001, probs}]], 0.01)
+    expect(joined.map((r) => r.length)).toEqual([200_001, 1])
+    expect(joined[0]![200_000]).toBe(long[199_999])
   })
 })
