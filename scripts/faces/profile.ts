@@ -9,12 +9,10 @@
  * look's tensors and model run, the alignment, and the whole stage.
  */
 import {cpus, loadavg} from 'node:os'
-import {readFile} from 'node:fs/promises'
 
 import {alignFace} from '../../src/faces/align.js'
-import {blazeFaceForInput, padBlazeFaceChannels} from '../../src/faces/blazeface-graph.js'
-import {nchwcBlock} from '../../src/runtime/cpu.js'
-import {blazeFaceModelPaths, firstLookRegions, gridWindow, regionTensor, type Region} from '../../src/faces/detect.js'
+import {blazeFaceForInput} from '../../src/faces/blazeface-graph.js'
+import {blazeFaceModelBytes, firstLookRegions, gridWindow, regionTensor, type Region} from '../../src/faces/detect.js'
 import {detectStage} from '../../src/faces/stage.js'
 import {decodeRgb} from '../../src/image/sharp.js'
 import {openGenericModel} from '../../src/runtime/session.js'
@@ -24,14 +22,13 @@ const photo = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--repe
 const repeats = Number(args[args.indexOf('--repeats') + 1]) || 40
 
 const img = await decodeRgb(photo)
-const paths = blazeFaceModelPaths()
 const whole = firstLookRegions(img.width, img.height)[0]!
 const grid = gridWindow(img, whole, 256)
 const window = {x: grid.col * 32, y: grid.row * 32, width: grid.cols * 32, height: grid.rows * 32}
 // As the detector opens them: channels padded to the CPU's NCHWc block.
-const backBytes = padBlazeFaceChannels(await readFile(paths.back), nchwcBlock())
-const back = await openGenericModel(blazeFaceForInput(backBytes, {height: window.height, width: window.width}))
-const front = await openGenericModel(padBlazeFaceChannels(await readFile(paths.front), nchwcBlock()))
+const models = await blazeFaceModelBytes()
+const back = await openGenericModel(blazeFaceForInput(models.back, {height: window.height, width: window.width}))
+const front = await openGenericModel(models.front)
 const stage = await detectStage()
 const crops = await stage.crops(img, {relPath: photo})
 const face = crops[0]?.face

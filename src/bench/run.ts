@@ -93,7 +93,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     // int8 against the deterministic float32 model (whatever --model is), converted in a timed job.
     let int8: {float32: string; out: string; calibrate: string; calibrationImages: number} | undefined
     if (parts.has('int8')) {
-      const {DEFAULT_CALIBRATION_IMAGES, HELDOUT_IMAGES} = await import('../convert/int8.js')
+      const {DEFAULT_CALIBRATION_IMAGES, HELDOUT_IMAGES} = await import('../convert/int8-settings.js')
       const calibrationImages = plan.quick ? 16 : DEFAULT_CALIBRATION_IMAGES
       await ensureDeterministicModel(fp32Deterministic, 'float32', status)
       const calibrate = await prepareCalibrationSet(workDir, calibrationImages + HELDOUT_IMAGES, status)

@@ -71,17 +71,7 @@ export const sharedFlags = {
     format: Flags.option({description: 'dataset layout (auto: detect it and say what was found)', options: ['auto', ...DATASET_FORMATS] as const, default: 'auto' as const})(),
     split: Flags.string({description: split}),
     classes: Flags.integer({description: 'AffectNet protocol: 7 or 8 classes (other layouts: checked against the folders)', min: 2}),
-    labels: Flags.custom<string>({
-      description: "CSV manifests: the label set of the label column (rafdb, affectnet7, affectnet8, caers, or names in class order)",
-      parse: async (input) => {
-        try {
-          parseLabels(input)
-        } catch (error) {
-          refuse(messageOf(error))
-        }
-        return input
-      },
-    })(),
+    labels: sharedFlags.labels('CSV manifests: the label set of the label column (rafdb, affectnet7, affectnet8, caers, or names in class order)'),
   }),
 
   /** --faces: which crops the model sees (faces/stage.ts); the default depends on the command and the data. */

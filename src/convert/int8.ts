@@ -31,17 +31,6 @@ import {
   type RangeCandidate,
 } from './int8-settings.js'
 
-export {
-  CALIBRATION_METHODS,
-  DEFAULT_CALIBRATION_IMAGES,
-  DEFAULT_PERCENTILE,
-  describeRangeCandidate,
-  HELDOUT_IMAGES,
-  RANGE_CANDIDATES,
-  type CalibrationMethod,
-  type RangeCandidate,
-} from './int8-settings.js'
-
 /** A part of POSTER++ kept in float32 in the int8 graph, by node name. */
 export interface FloatPart {
   name: string

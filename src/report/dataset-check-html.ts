@@ -5,7 +5,7 @@
  */
 import type {CheckResult, ImageRef} from '../dataset-tools/check.js'
 import {int} from './format.js'
-import {isDataImageUri, REPORT_CSS} from './html.js'
+import {isDataImageUri, reportOpening} from './html.js'
 import {escapeXml as esc} from './xml.js'
 
 /** Thumbnails by `${split}\0${path}`. */
@@ -47,17 +47,7 @@ export function renderCheckHtml(r: CheckResult, thumbs: Thumbnails, opts: {maxPa
   const p = r.problems
   const total = Object.values(c).reduce((a, b) => a + b, 0)
   const parts: string[] = [
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">`,
-    `<title>${esc(`poster dataset check: ${r.root}`)}</title>`,
-    `<style>${REPORT_CSS}${EXTRA_CSS}</style>`,
-    '</head>',
-    '<body>',
-    '<main>',
+    ...reportOpening(`poster dataset check: ${r.root}`, EXTRA_CSS),
     '<h1>poster dataset check</h1>',
     `<p class="sub"><code>${esc(r.root)}</code> · ${esc(r.format)} · ${esc(r.splits.map((s) => `${s.split} ${int(s.images)}`).join(', '))} images</p>`,
     r.clean ? '<p class="ok">Clean: no problems found.</p>' : `<p class="bad">${esc(int(total))} problems found.</p>`,

@@ -159,6 +159,26 @@ function gallery(mistakes: readonly MistakeExample[], max: number): string {
   return `${note}<div class="gallery">${figs.join('')}</div>`
 }
 
+/**
+ * The opening of a self-contained report page, up to and including <main>: the one place its Content-Security-Policy
+ * (nothing loaded from anywhere; images only as data: URIs; inline styles) and its stylesheet are written.
+ */
+export function reportOpening(title: string, extraCss = ''): string[] {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">`,
+    `<title>${esc(title)}</title>`,
+    `<style>${REPORT_CSS}${extraCss}</style>`,
+    '</head>',
+    '<body>',
+    '<main>',
+  ]
+}
+
 /** The whole HTML page. */
 export function renderHtmlReport(input: HtmlReportInput): string {
   const {context, metrics: m} = input
@@ -166,17 +186,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   const names = m.per_class.map((c) => c.name)
   const parts: string[] = []
   parts.push(
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">`,
-    `<title>${esc(`${title}: ${context.dataset} ${context.split}, ${pct(m.accuracy)}`)}</title>`,
-    `<style>${REPORT_CSS}</style>`,
-    '</head>',
-    '<body>',
-    '<main>',
+    ...reportOpening(`${title}: ${context.dataset} ${context.split}, ${pct(m.accuracy)}`),
     `<h1>${esc(title)}</h1>`,
     `<p class="sub">${esc(context.dataset)} · ${esc(context.split)} · <code>${esc(context.model)}</code>` +
       (context.createdAt ? ` · ${esc(context.createdAt)}` : '') +
