@@ -5,6 +5,8 @@
  * ImageFolder sorts folder names) and a silent positional match scores near chance.
  */
 
+import {printable} from '../basics.js'
+
 export type Emotion = 'neutral' | 'happy' | 'sad' | 'surprise' | 'fear' | 'disgust' | 'anger' | 'contempt'
 
 export interface LabelSet {
@@ -81,8 +83,9 @@ export const MAX_CLASS_NAME = 128
 export function checkClassNames(names: readonly string[], from: string): void {
   const seen = new Map<string, string>()
   names.forEach((n, i) => {
-    const shown = JSON.stringify(n).replace(new RegExp(UNPRINTABLE_NAME.source, 'g'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    if (UNPRINTABLE_NAME.test(n)) throw new Error(`${from}: class ${i} ${shown} holds a control or direction-changing character`)
+    // The characters printable() escapes (basics.ts: the one definition of what could drive a terminal).
+    const shown = printable(JSON.stringify(n))
+    if (printable(n) !== n) throw new Error(`${from}: class ${i} ${shown} holds a control or direction-changing character`)
     if (n.trim().length === 0) throw new Error(`${from}: class ${i} has an empty name`)
     if (n.length > MAX_CLASS_NAME) throw new Error(`${from}: class ${i} is ${n.length} characters long (at most ${MAX_CLASS_NAME})`)
     const k = labelKey(n)
@@ -91,8 +94,6 @@ export function checkClassNames(names: readonly string[], from: string): void {
     seen.set(k, n)
   })
 }
-
-const UNPRINTABLE_NAME = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 export function parseLabels(spec: string): string[] {
   const known = LABEL_SETS[spec.trim().toLowerCase()]
